@@ -1,0 +1,54 @@
+/**
+ * What every node adapter does the same way (see ../shared/NOTES.md for why each matters):
+ * - the input handler has exactly three parameters, so the runtime passes `send` and `done`;
+ * - every message ends in exactly one `done()` / `done(err)`; `done(err)` is what makes the error
+ *   reach a Catch node with the message attached;
+ * - async handlers are awaited inside a try/catch, because a rejected promise from an input handler
+ *   would otherwise become an unhandled rejection that no Catch node sees.
+ */
+import type { Node, NodeMessage, NodeMessageInFlow } from 'node-red';
+
+export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
+export type Done = (err?: Error) => void;
+export type InputHandler = (msg: NodeMessageInFlow & Record<string, any>, send: Send, done: Done) => void | Promise<void>;
+
+/**
+ * Register `handler` for input. The handler may call `done` itself (to hold a message, as a
+ * buffering node does); if it neither calls `done` nor throws, `done()` is called when it returns
+ * or resolves, unless it returned the string 'held'.
+ */
+export function onInput(node: Node, handler: (msg: NodeMessageInFlow & Record<string, any>, send: Send, done: Done) => unknown): void {
+  node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
+    let finished = false;
+    const doneOnce: Done = (err?: Error) => {
+      if (finished) return;
+      finished = true;
+      done(err);
+    };
+    const finish = (result: unknown) => {
+      if (result !== 'held') doneOnce();
+    };
+    try {
+      const result = handler(msg as NodeMessageInFlow & Record<string, any>, send, doneOnce);
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        (result as Promise<unknown>).then(finish, (err: unknown) => doneOnce(asError(err)));
+      } else {
+        finish(result);
+      }
+    } catch (err) {
+      doneOnce(asError(err));
+    }
+  });
+}
+
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Parse a number typed into the editor; blank gives `fallback`. Throws a ConfigError-style message. */
+export function configNumber(value: unknown, property: string, fallback?: number): number {
+  if ((value === undefined || value === null || value === '') && fallback !== undefined) return fallback;
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isFinite(n)) throw new Error(`config ${property}: expected a number, got ${JSON.stringify(value)}`);
+  return n;
+}
