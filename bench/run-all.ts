@@ -1,0 +1,26 @@
+/**
+ * `npm run bench`: run every benchmark in bench/ one after another (never in parallel: they
+ * measure time on a shared machine) and print their figures. `BENCH_QUICK=1` passes the short
+ * settings through; `npm run bench -- sensor-window` runs only the benchmarks whose name matches.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const filter = process.argv[2];
+const benches = fs
+  .readdirSync(__dirname)
+  .filter((f) => f.endsWith('.ts') && f !== 'run-all.ts' && !f.startsWith('_'))
+  .filter((f) => !filter || f.includes(filter))
+  .sort();
+
+const tsx = require.resolve('tsx/cli');
+let failed = 0;
+for (const file of benches) {
+  console.log(`\n=== ${file} ===`);
+  const started = Date.now();
+  const run = spawnSync(process.execPath, [tsx, path.join(__dirname, file)], { stdio: 'inherit', env: process.env });
+  console.log(`(${file}: ${((Date.now() - started) / 1000).toFixed(1)} s${run.status ? `, exit ${run.status}` : ''})`);
+  if (run.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);
