@@ -1,0 +1,5 @@
+export * from './physics';
+export * from './rules';
+export * from './smooth';
+export * from './augmenter';
+export * from './spread';

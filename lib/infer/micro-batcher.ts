@@ -1,0 +1,118 @@
+/**
+ * Micro-batching: up to `maxBatch` items, or whatever arrived within `maxWaitMs` of the oldest, run
+ * as one batch; each item's answer goes back to its own caller, in submission order (batches run
+ * one at a time). With maxBatch 1 (or maxWaitMs 0) an item runs as soon as the previous batch is
+ * done, with no timer. While a batch runs, new items gather for the next one, so under load batches
+ * fill by themselves.
+ *
+ * At most `maxPending` items wait (not counting the batch running); beyond that `submit` rejects
+ * with a QueueFullError at once, so a flow faster than the model sees errors instead of growing
+ * memory.
+ */
+
+export class QueueFullError extends Error {
+  constructor(limit: number) {
+    super(`inference queue full (${limit} messages waiting): message refused`);
+    this.name = 'QueueFullError';
+  }
+}
+
+export interface MicroBatcherOptions {
+  maxBatch: number;
+  maxWaitMs: number;
+  maxPending?: number;
+}
+
+interface Pending<I, O> {
+  item: I;
+  at: number;
+  resolve: (o: O) => void;
+  reject: (e: Error) => void;
+}
+
+export class MicroBatcher<I, O> {
+  private queue: Array<Pending<I, O>> = [];
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+  readonly maxBatch: number;
+  readonly maxWaitMs: number;
+  readonly maxPending: number;
+  /** sizes of the last batches run (most recent last, up to 100) */
+  readonly recentSizes: number[] = [];
+
+  constructor(opts: MicroBatcherOptions, private readonly runBatch: (items: I[]) => Promise<O[]>) {
+    if (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1) throw new Error('maxBatch must be an integer ≥ 1');
+    if (!(opts.maxWaitMs >= 0)) throw new Error('maxWaitMs must be ≥ 0');
+    this.maxBatch = opts.maxBatch;
+    this.maxWaitMs = opts.maxBatch === 1 ? 0 : opts.maxWaitMs;
+    this.maxPending = opts.maxPending ?? 1000;
+    if (!Number.isInteger(this.maxPending) || this.maxPending < 1) throw new Error('maxPending must be an integer ≥ 1');
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  get busy(): boolean {
+    return this.running;
+  }
+
+  submit(item: I): Promise<O> {
+    if (this.closed) return Promise.reject(new Error('inference stopped (node closing)'));
+    if (this.queue.length >= this.maxPending) return Promise.reject(new QueueFullError(this.maxPending));
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, at: Date.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Run everything still queued, then resolve; later submits are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.queue.length > 0 || this.running) {
+      if (!this.running) void this.flush();
+      await new Promise<void>((r) => this.idleWaiters.push(r));
+    }
+  }
+
+  private schedule(): void {
+    if (this.running) return;
+    if (this.queue.length === 0) return;
+    const waited = Date.now() - this.queue[0].at;
+    if (this.closed || this.queue.length >= this.maxBatch || waited >= this.maxWaitMs) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, this.maxWaitMs - waited);
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.running = true;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.recentSizes.push(batch.length);
+    if (this.recentSizes.length > 100) this.recentSizes.shift();
+    try {
+      const out = await this.runBatch(batch.map((p) => p.item));
+      if (out.length !== batch.length) throw new Error(`batch of ${batch.length} gave ${out.length} answers`);
+      batch.forEach((p, i) => p.resolve(out[i]));
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      batch.forEach((p) => p.reject(e));
+    } finally {
+      this.running = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      waiters.forEach((w) => w());
+      this.schedule();
+    }
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * One model shared by several nodes: a reference-counted ONNX Runtime session with atomic hot swap,
+ * a check before every swap, and restore of the previous version.
+ *
+ * - `acquire()` hands out the current model and counts the caller as a user of it until `release`;
+ *   a model replaced by a swap keeps its session until its last user releases it, so a message that
+ *   was mapped for one model is always answered by that model (never by a half-loaded one).
+ * - `swap(bytes)` loads a candidate beside the running model, checks it (valid ONNX, metadata heads
+ *   that match its outputs, model_version newer than the running one, every user's validator
+ *   agrees, a probe batch gives finite outputs of the declared widths), then makes it current in
+ *   one assignment. A candidate that fails is released and refused; the running model stays.
+ * - `restore()` brings back the version the last swap replaced (checked the same way, except for
+ *   the version rule). Swaps and restores run one at a time in the order asked.
+ */
+import { EventEmitter } from 'events';
+import { describeModel, type DescribedModel } from './describe';
+import { parseModelSpec, type ModelSpec } from './model-spec';
+import { decodeBatch } from './heads';
+import { MainThreadRunner, WorkerRunner, type FloatTensor, type Runner } from './worker-runner';
+
+export interface ModelIdentity {
+  name: string;
+  version: number;
+  sha256: string;
+}
+
+export interface ModelEvent {
+  event: 'installed' | 'refused' | 'restored';
+  model: ModelIdentity;
+  /** the model running before (installed/restored) or still running (refused) */
+  previous?: ModelIdentity;
+  reason?: string;
+  source?: string;
+}
+
+export interface HolderOptions {
+  /** 'auto': a worker thread for models larger than `workerThresholdBytes`, else the main thread */
+  runIn?: 'auto' | 'main' | 'worker';
+  workerThresholdBytes?: number;
+  /** worker runner: runs that may wait beyond the one running */
+  maxQueue?: number;
+  intraOpNumThreads?: number;
+  /** previous versions kept for restore (default 3) */
+  keepPrevious?: number;
+}
+
+export class LoadedModel {
+  users = 0;
+  retired = false;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly info: DescribedModel,
+    readonly spec: ModelSpec,
+    readonly runner: Runner,
+    readonly source: string,
+  ) {}
+  get identity(): ModelIdentity {
+    return { name: this.spec.name, version: this.spec.version, sha256: this.info.sha256 };
+  }
+}
+
+/** A user's check of a candidate: undefined when it can work with it, else the reason it cannot. */
+export type SpecValidator = (spec: ModelSpec) => string | undefined;
+
+export const DEFAULT_WORKER_THRESHOLD_BYTES = 1 << 20;
+
+export class ModelHolder extends EventEmitter {
+  private cur: LoadedModel | undefined;
+  private readonly history: Array<{ bytes: Uint8Array; source: string }> = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly validators = new Set<SpecValidator>();
+  private closed = false;
+  readonly options: Required<HolderOptions>;
+
+  constructor(options: HolderOptions = {}) {
+    super();
+    this.options = {
+      runIn: options.runIn ?? 'auto',
+      workerThresholdBytes: options.workerThresholdBytes ?? DEFAULT_WORKER_THRESHOLD_BYTES,
+      maxQueue: options.maxQueue ?? 64,
+      intraOpNumThreads: options.intraOpNumThreads ?? 1,
+      keepPrevious: options.keepPrevious ?? 3,
+    };
+  }
+
+  get current(): LoadedModel | undefined {
+    return this.cur;
+  }
+
+  addValidator(v: SpecValidator): void {
+    this.validators.add(v);
+  }
+  removeValidator(v: SpecValidator): void {
+    this.validators.delete(v);
+  }
+
+  /** Take the current model for one run; call `release` when done with it. */
+  acquire(): LoadedModel {
+    const m = this.cur;
+    if (!m) throw new Error('no model loaded');
+    m.users++;
+    return m;
+  }
+
+  release(m: LoadedModel): void {
+    m.users--;
+    if (m.retired && m.users <= 0) void m.runner.close().catch(() => undefined);
+  }
+
+  /** Run rows (each a flat [L × features] Float32Array) on model `m` as one batch. */
+  async run(m: LoadedModel, rows: Float32Array[]): Promise<Record<string, FloatTensor>> {
+    const spec = m.spec;
+    const rowLen = spec.sequenceLength * spec.featureNames.length;
+    const data = new Float32Array(rows.length * rowLen);
+    rows.forEach((r, i) => {
+      if (r.length !== rowLen) throw new Error(`row ${i} has ${r.length} values, the model takes ${rowLen}`);
+      data.set(r, i * rowLen);
+    });
+    const dims = spec.inputRank === 3 ? [rows.length, spec.sequenceLength, spec.featureNames.length] : [rows.length, spec.featureNames.length];
+    return m.runner.run({ [spec.inputName]: { data, dims } });
+  }
+
+  /** Load the first model (no version rule). Resolves with the model, rejects when it fails its check. */
+  open(bytes: Uint8Array, source = 'file'): Promise<LoadedModel> {
+    return this.serial(async () => {
+      const m = await this.prepare(bytes, source, false);
+      this.install(m, false);
+      return m;
+    });
+  }
+
+  /** Load, check and swap in a candidate; resolves with the model event (installed or refused). */
+  swap(bytes: Uint8Array, source = 'message', expected: Partial<ModelIdentity> = {}): Promise<ModelEvent> {
+    return this.serial(async () => {
+      const previous = this.cur?.identity;
+      let m: LoadedModel;
+      try {
+        m = await this.prepare(bytes, source, true, expected);
+      } catch (err) {
+        return this.refused(bytes, (err as Error).message, previous, source, expected);
+      }
+      this.install(m, true);
+      return { event: 'installed', model: m.identity, previous, source } as ModelEvent;
+    });
+  }
+
+  /** Bring back the version the last swap replaced. */
+  restore(): Promise<ModelEvent> {
+    return this.serial(async () => {
+      const previous = this.cur?.identity;
+      const back = this.history[this.history.length - 1];
+      if (!back) {
+        return { event: 'refused', model: previous ?? { name: '', version: 0, sha256: '' }, previous, reason: 'no previous version to restore', source: 'restore' } as ModelEvent;
+      }
+      let m: LoadedModel;
+      try {
+        m = await this.prepare(back.bytes, back.source, false);
+      } catch (err) {
+        return this.refused(back.bytes, `previous version failed its check: ${(err as Error).message}`, previous, 'restore');
+      }
+      this.history.pop();
+      this.install(m, false);
+      return { event: 'restored', model: m.identity, previous, source: 'restore' } as ModelEvent;
+    });
+  }
+
+  /** Versions that `restore` can bring back, most recent last. */
+  get restorable(): number {
+    return this.history.length;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.chain.catch(() => undefined);
+    const m = this.cur;
+    this.cur = undefined;
+    if (m) {
+      m.retired = true;
+      if (m.users <= 0) await m.runner.close().catch(() => undefined);
+    }
+    this.removeAllListeners();
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(() => {
+      if (this.closed) throw new Error('model closed');
+      return fn();
+    });
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private refused(bytes: Uint8Array, reason: string, previous: ModelIdentity | undefined, source: string, expected: Partial<ModelIdentity> = {}): ModelEvent {
+    let model: ModelIdentity = { name: expected.name ?? '', version: expected.version ?? 0, sha256: expected.sha256 ?? '' };
+    try {
+      const d = describeModel(bytes);
+      model = { name: d.metadata.name || d.graphName || model.name, version: d.modelVersion, sha256: d.sha256 };
+    } catch {
+      /* keep what the message said */
+    }
+    const ev: ModelEvent = { event: 'refused', model, previous, reason, source };
+    this.emit('refused', ev);
+    return ev;
+  }
+
+  private install(m: LoadedModel, remember: boolean): void {
+    const old = this.cur;
+    this.cur = m; // the swap: every acquire() from here on gets the new model
+    if (old) {
+      if (remember) {
+        this.history.push({ bytes: old.bytes, source: old.source });
+        while (this.history.length > this.options.keepPrevious) this.history.shift();
+      }
+      old.retired = true;
+      if (old.users <= 0) void old.runner.close().catch(() => undefined);
+    }
+    this.emit('swap', m, old);
+  }
+
+  private async prepare(bytes: Uint8Array, source: string, newer: boolean, expected: Partial<ModelIdentity> = {}): Promise<LoadedModel> {
+    const info = describeModel(bytes);
+    if (expected.sha256 && expected.sha256.toLowerCase() !== info.sha256) {
+      throw new Error(`SHA-256 ${info.sha256} does not match the announced ${expected.sha256}`);
+    }
+    const spec = parseModelSpec(info);
+    if (expected.version !== undefined && expected.version !== spec.version) {
+      throw new Error(`model_version ${spec.version} in the file, ${expected.version} announced`);
+    }
+    if (newer && this.cur && spec.version <= this.cur.spec.version) {
+      throw new Error(`model_version ${spec.version} is not newer than the running ${this.cur.spec.version}`);
+    }
+    for (const v of this.validators) {
+      const why = v(spec);
+      if (why) throw new Error(why);
+    }
+    const useWorker = this.options.runIn === 'worker' || (this.options.runIn === 'auto' && bytes.length > this.options.workerThresholdBytes);
+    const opts = { intraOpNumThreads: this.options.intraOpNumThreads };
+    const runner: Runner = useWorker ? await WorkerRunner.create(bytes, opts, this.options.maxQueue) : await MainThreadRunner.create(bytes, opts);
+    const m = new LoadedModel(bytes, info, spec, runner, source);
+    try {
+      await this.probe(m);
+    } catch (err) {
+      await runner.close().catch(() => undefined);
+      throw err;
+    }
+    return m;
+  }
+
+  /** A batch of two rows (the normalised means, then small values) must give finite outputs every head decodes. */
+  private async probe(m: LoadedModel): Promise<void> {
+    const rowLen = m.spec.sequenceLength * m.spec.featureNames.length;
+    const rows = [new Float32Array(rowLen), Float32Array.from({ length: rowLen }, (_, i) => ((i % 7) - 3) / 10)];
+    let out: Record<string, FloatTensor>;
+    try {
+      out = await this.run(m, rows);
+    } catch (err) {
+      throw new Error(`probe run failed: ${(err as Error).message}`);
+    }
+    for (const h of m.spec.heads) {
+      const o = out[h.output];
+      if (!o) throw new Error(`probe: no output "${h.output}"`);
+      for (let i = 0; i < o.data.length; i++) if (!Number.isFinite(o.data[i])) throw new Error(`probe: output "${h.output}" is not finite`);
+    }
+    decodeBatch(m.spec.heads, out, rows.length);
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Where ONNX Runtime runs a model. onnxruntime-node's `run` does its native work on the calling
+ * thread, so a model big enough to take milliseconds per run blocks Node-RED's event loop for that
+ * long. Two runners share one interface:
+ * - MainThreadRunner: the session lives on the main thread (no hand-off cost; right for small models);
+ * - WorkerRunner: the session lives in a worker thread; the main thread posts a batch and awaits
+ *   the answer. At most `maxQueue` runs wait for the worker (beyond the one running); a run asked
+ *   for while the queue is full is refused at once with QueueFullError (the caller's message gets an
+ *   error; nothing waits without bound).
+ */
+import { Worker } from 'worker_threads';
+import type * as OrtApi from 'onnxruntime-common';
+// onnxruntime-node 1.17.0 ships no .d.ts; it re-exports onnxruntime-common's API, whose types fit.
+const ort: typeof OrtApi = require('onnxruntime-node');
+type OrtSession = OrtApi.InferenceSession;
+import { QueueFullError } from './micro-batcher';
+
+export interface FloatTensor {
+  data: Float32Array | Float64Array;
+  dims: number[];
+}
+
+export interface SessionOptions {
+  intraOpNumThreads?: number;
+}
+
+export interface Runner {
+  readonly kind: 'main' | 'worker';
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
+  close(): Promise<void>;
+}
+
+function toFloat(t: { data: unknown; dims: readonly number[] }): FloatTensor {
+  const d = t.data as ArrayLike<number | bigint>;
+  if (d instanceof Float32Array || d instanceof Float64Array) return { data: d, dims: Array.from(t.dims) };
+  return { data: Float64Array.from(Array.from(d, (v) => Number(v))), dims: Array.from(t.dims) };
+}
+
+function ortOptions(o: SessionOptions): OrtApi.InferenceSession.SessionOptions {
+  return { intraOpNumThreads: o.intraOpNumThreads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+}
+
+export class MainThreadRunner implements Runner {
+  readonly kind = 'main' as const;
+  private constructor(private session: OrtSession | undefined) {}
+
+  static async create(model: Uint8Array, options: SessionOptions = {}): Promise<MainThreadRunner> {
+    return new MainThreadRunner(await ort.InferenceSession.create(model, ortOptions(options)));
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session?.inputNames ?? [];
+  }
+  get outputNames(): readonly string[] {
+    return this.session?.outputNames ?? [];
+  }
+
+  async run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>> {
+    if (!this.session) throw new Error('session closed');
+    const input: Record<string, OrtApi.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) input[k] = new ort.Tensor(v.data instanceof Float32Array ? 'float32' : 'float64', v.data, v.dims);
+    const out = await this.session.run(input);
+    const result: Record<string, FloatTensor> = {};
+    for (const [k, v] of Object.entries(out)) result[k] = toFloat(v as OrtApi.Tensor);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    await s?.release();
+  }
+}
+
+/** The worker's code (CommonJS, evaluated): one session, runs one request at a time in order. */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('worker_threads');
+const ort = require(workerData.ortPath);
+let session;
+const asFloat = (t) => (t.data instanceof Float32Array || t.data instanceof Float64Array)
+  ? t.data.slice() : Float64Array.from(Array.from(t.data, Number));
+parentPort.on('message', async (m) => {
+  try {
+    if (m.type === 'load') {
+      session = await ort.InferenceSession.create(m.model, m.options);
+      parentPort.postMessage({ id: m.id, ok: true, inputNames: session.inputNames, outputNames: session.outputNames });
+    } else if (m.type === 'run') {
+      const feeds = {};
+      for (const k of Object.keys(m.feeds)) {
+        const f = m.feeds[k];
+        feeds[k] = new ort.Tensor(f.data instanceof Float32Array ? 'float32' : 'float64', f.data, f.dims);
+      }
+      const out = await session.run(feeds);
+      const result = {};
+      const transfer = [];
+      for (const k of Object.keys(out)) {
+        const data = asFloat(out[k]);
+        result[k] = { data, dims: Array.from(out[k].dims) };
+        transfer.push(data.buffer);
+      }
+      parentPort.postMessage({ id: m.id, ok: true, result }, transfer);
+    } else if (m.type === 'close') {
+      if (session) await session.release();
+      session = undefined;
+      parentPort.postMessage({ id: m.id, ok: true });
+    }
+  } catch (err) {
+    parentPort.postMessage({ id: m.id, ok: false, error: String(err && err.message || err) });
+  }
+});
+`;
+
+interface Call {
+  resolve: (v: any) => void;
+  reject: (e: Error) => void;
+}
+
+export class WorkerRunner implements Runner {
+  readonly kind = 'worker' as const;
+  private readonly calls = new Map<number, Call>();
+  private nextId = 1;
+  private running = 0;
+  private names: { inputNames: string[]; outputNames: string[] } = { inputNames: [], outputNames: [] };
+  private exited: Error | undefined;
+
+  private constructor(private readonly worker: Worker, readonly maxQueue: number) {
+    worker.on('message', (m: { id: number; ok: boolean; error?: string }) => {
+      const call = this.calls.get(m.id);
+      if (!call) return;
+      this.calls.delete(m.id);
+      if (m.ok) call.resolve(m);
+      else call.reject(new Error(m.error));
+    });
+    const fail = (err: Error) => {
+      this.exited = err;
+      for (const c of this.calls.values()) c.reject(err);
+      this.calls.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`inference worker exited (code ${code})`)));
+  }
+
+  /** Start a worker holding a session of `model`. `maxQueue`: runs that may wait beyond the one running. */
+  static async create(model: Uint8Array, options: SessionOptions = {}, maxQueue = 64): Promise<WorkerRunner> {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath: require.resolve('onnxruntime-node') } });
+    const runner = new WorkerRunner(worker, maxQueue);
+    try {
+      const copy = model.slice();
+      const m = await runner.call({ type: 'load', model: copy, options: ortOptions(options) }, [copy.buffer]);
+      runner.names = { inputNames: m.inputNames, outputNames: m.outputNames };
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    return runner;
+  }
+
+  get inputNames(): readonly string[] {
+    return this.names.inputNames;
+  }
+  get outputNames(): readonly string[] {
+    return this.names.outputNames;
+  }
+  /** runs waiting for the worker, not counting the one running */
+  get queued(): number {
+    return Math.max(0, this.running - 1);
+  }
+
+  private call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<any> {
+    if (this.exited) return Promise.reject(this.exited);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      this.worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+
+  async run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>> {
+    if (this.running > this.maxQueue) throw new QueueFullError(this.maxQueue);
+    this.running++;
+    try {
+      const copy: Record<string, FloatTensor> = {};
+      const transfer: ArrayBuffer[] = [];
+      for (const [k, v] of Object.entries(feeds)) {
+        const data = v.data.slice();
+        copy[k] = { data, dims: v.dims };
+        transfer.push(data.buffer as ArrayBuffer);
+      }
+      const m = await this.call({ type: 'run', feeds: copy }, transfer);
+      return m.result;
+    } finally {
+      this.running--;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.exited) {
+      try {
+        await this.call({ type: 'close' });
+      } catch {
+        /* the worker is going anyway */
+      }
+    }
+    await this.worker.terminate();
+  }
+}

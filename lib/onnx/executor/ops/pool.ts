@@ -1,0 +1,97 @@
+/**
+ * MaxPool, AveragePool (count_include_pad, ceil_mode, dilations), GlobalAveragePool and
+ * GlobalMaxPool for 1-D to 3-D inputs. Padding is applied explicitly (−∞ for max, 0 for average,
+ * with a mask for the divisor), then tfjs pools with 'valid' windows; dilated windows are taken
+ * as strided slices and reduced.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+import { OpFn, Tensor, OpContext, Attributes, need, check, TF } from '../types';
+import { planSpatial, toChannelsLast, toChannelsFirst } from './conv';
+import { takeStrided } from './shape';
+
+/** Pool channels-last padded `x` with 'valid' windows; sum/max over kernel offsets when dilated. */
+function poolValid(tf: TF, x: Tensor, kind: 'max' | 'avg', kernel: number[], strides: number[], dilations: number[], out: number[]): Tensor {
+  const sp = kernel.length;
+  if (dilations.every(d => d === 1) && sp <= 3) {
+    if (sp === 1) {
+      const xs = x.shape as number[];
+      const x4 = x.reshape([xs[0], 1, xs[1], xs[2]]) as tfTypes.Tensor4D;
+      const y = kind === 'max' ? tf.maxPool(x4, [1, kernel[0]], [1, strides[0]], 'valid') : tf.avgPool(x4, [1, kernel[0]], [1, strides[0]], 'valid');
+      return y.reshape([y.shape[0], y.shape[2], y.shape[3]]);
+    }
+    if (sp === 2) {
+      const k = kernel as [number, number];
+      const s = strides as [number, number];
+      return kind === 'max' ? tf.maxPool(x as tfTypes.Tensor4D, k, s, 'valid') : tf.avgPool(x as tfTypes.Tensor4D, k, s, 'valid');
+    }
+    const k = kernel as [number, number, number];
+    const s = strides as [number, number, number];
+    return kind === 'max' ? tf.maxPool3d(x as tfTypes.Tensor5D, k, s, 'valid') : tf.avgPool3d(x as tfTypes.Tensor5D, k, s, 'valid');
+  }
+  // general: one strided view per kernel offset
+  const offsets: number[][] = [[]];
+  for (const k of kernel) {
+    const next: number[][] = [];
+    for (const o of offsets) for (let i = 0; i < k; i++) next.push([...o, i]);
+    offsets.splice(0, offsets.length, ...next);
+  }
+  let acc: Tensor | undefined;
+  for (const off of offsets) {
+    let v = x;
+    off.forEach((o, i) => {
+      v = takeStrided(tf, v, i + 1, o * dilations[i], strides[i], out[i]);
+    });
+    acc = acc === undefined ? v : kind === 'max' ? tf.maximum(acc, v) : tf.add(acc, v);
+  }
+  return kind === 'max' ? acc! : tf.div(acc!, offsets.length);
+}
+
+function pool(kind: 'max' | 'avg'): OpFn {
+  return (inputs, attrs: Attributes, ctx: OpContext) => {
+    const { tf } = ctx;
+    const x = need(inputs, 0, ctx);
+    check(x.rank >= 3 && x.rank <= 5, ctx, `input must be 3-D to 5-D (N, C, spatial…), got [${x.shape}]`);
+    check(ctx.outputCount <= 1, ctx, 'the Indices output is not supported');
+    check(attrs.int('storage_order', 0) === 0, ctx, 'storage_order=1 is not supported');
+    const kernel = attrs.ints('kernel_shape');
+    check(kernel && kernel.length === x.rank - 2, ctx, `kernel_shape must have ${x.rank - 2} values`);
+    const sp = x.shape.slice(2);
+    const plan = planSpatial(sp, kernel, attrs, ctx, attrs.int('ceil_mode', 0) !== 0);
+    // extra zero/−∞ padding at the end so that the last (ceil-mode) window fits
+    const extra = sp.map((L, i) => Math.max(0, (plan.out[i] - 1) * plan.strides[i] + (kernel[i] - 1) * plan.dilations[i] + 1 - (L + plan.pads[i][0] + plan.pads[i][1])));
+    const full: [number, number][] = [[0, 0], ...plan.pads.map(([b, e], i) => [b, e + extra[i]] as [number, number]), [0, 0]];
+    const xl = toChannelsLast(tf, x);
+    if (kind === 'max') {
+      check(x.dtype === 'float32', ctx, `expects a float tensor, got ${x.dtype}`);
+      const xp = tf.pad(xl, full, -Infinity);
+      return [toChannelsFirst(tf, poolValid(tf, xp, 'max', kernel, plan.strides, plan.dilations, plan.out))];
+    }
+    const xp = tf.pad(xl, full, 0);
+    const sum = poolValid(tf, xp, 'avg', kernel, plan.strides, plan.dilations, plan.out);
+    const includePad = attrs.int('count_include_pad', 0) !== 0;
+    const noPadding = full.every(([b, e]) => b === 0 && e === 0);
+    if (noPadding) return [toChannelsFirst(tf, sum)];
+    let mask: Tensor = tf.ones([1, ...sp, 1]);
+    mask = tf.pad(mask, [[0, 0], ...plan.pads, [0, 0]], includePad ? 1 : 0);
+    mask = tf.pad(mask, [[0, 0], ...extra.map(e => [0, e] as [number, number]), [0, 0]], 0);
+    const count = poolValid(tf, mask, 'avg', kernel, plan.strides, plan.dilations, plan.out);
+    return [toChannelsFirst(tf, tf.div(sum, count))];
+  };
+}
+
+function globalPool(kind: 'max' | 'avg'): OpFn {
+  return (inputs, _a, ctx) => {
+    const { tf } = ctx;
+    const x = need(inputs, 0, ctx);
+    check(x.rank >= 3, ctx, `input must be N×C×spatial, got [${x.shape}]`);
+    const axes = Array.from({ length: x.rank - 2 }, (_, i) => i + 2);
+    return [kind === 'max' ? tf.max(x, axes, true) : tf.mean(x, axes, true)];
+  };
+}
+
+export const poolOps: Record<string, OpFn> = {
+  MaxPool: pool('max'),
+  AveragePool: pool('avg'),
+  GlobalAveragePool: globalPool('avg'),
+  GlobalMaxPool: globalPool('max'),
+};

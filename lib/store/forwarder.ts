@@ -1,0 +1,482 @@
+/**
+ * StoreForwarder: store-and-forward over a DurableQueue.
+ *
+ * - enqueue() holds each record until its grouped commit (a count or a short timer, whichever comes
+ *   first) and then calls its callback with the id: "accepted" means committed.
+ * - Committed records are delivered in id order (one global FIFO), at most `maxInFlight` awaiting
+ *   acknowledgement and at most `ratePerSec` per second (token bucket), so a backlog drains
+ *   without flooding the uplink.
+ * - ack(ids) removes records (the deletes ride on the next grouped commit). When the oldest record
+ *   in flight is not acknowledged within `ackTimeoutMs`, the link is treated as down: delivery goes
+ *   back to that record and, every `retryIntervalMs`, one record is sent as a probe; the first ack
+ *   brings the link back up and delivery resumes in order. Records may therefore arrive more than
+ *   once (at-least-once), always with the same id.
+ * - setOnline(false/true) is explicit link control on top of that.
+ *
+ * Records committed in this process are delivered from memory (the caller's own value) while the
+ * link keeps up; everything else (backlog after a restart, retries, after a long outage) is read
+ * back from the file and decoded.
+ */
+import type { AppendEntry, DropCounts, DurableQueue, QueueRow, QueueStats } from './queue';
+import { systemClock, type Clock } from './clock';
+
+export interface Delivery<T> {
+  id: number;
+  value: T;
+  /** true when this id may have been delivered before (a retry, or backlog from before a restart) */
+  redelivery: boolean;
+}
+
+export type LinkState = 'online' | 'offline' | 'down';
+
+export type ForwarderEvent =
+  | { type: 'link'; state: LinkState; reason: 'control' | 'ack-timeout' | 'ack' }
+  | { type: 'dropped'; dropped: DropCounts; count: number }
+  | { type: 'error'; error: Error; context: 'commit' | 'decode' | 'deliver' };
+
+export interface ForwarderOptions<T> {
+  queue: DurableQueue;
+  /** turn a stored row back into the value to deliver */
+  decode: (row: QueueRow) => T;
+  deliver: (delivery: Delivery<T>) => void;
+  clock?: Clock;
+  /** commit at the latest this long after the first held record; default 10 ms */
+  commitIntervalMs?: number;
+  /** commit as soon as this many records and acks are held; default 1000 */
+  commitMaxCount?: number;
+  /** no ack within this → link down and retry; 0 = no acks expected (removed once delivered). Default 10 s */
+  ackTimeoutMs?: number;
+  /** probe interval while the link is down; default ackTimeoutMs (or 5 s) */
+  retryIntervalMs?: number;
+  /** records delivered and not yet acknowledged, at most; default 100 */
+  maxInFlight?: number;
+  /** delivery rate limit (records/s); 0 = unlimited. Default 0 */
+  ratePerSec?: number;
+  /** token-bucket burst; default rate/20 (50 ms worth), at least 1 */
+  burst?: number;
+  /** records kept in memory for first delivery; default 10 000 */
+  cacheLimit?: number;
+  /** start with the link enabled; default true */
+  startOnline?: boolean;
+  onEvent?: (event: ForwarderEvent) => void;
+}
+
+export type AppendCallback = (err: Error | null, id: number | null) => void;
+
+/** A record the queue refused (refuse-newest policy, or larger than the byte capacity). */
+export class QueueFullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueFullError';
+  }
+}
+
+export interface ForwarderStats extends QueueStats {
+  link: LinkState;
+  inFlight: number;
+  heldForCommit: number;
+  counters: { delivered: number; redelivered: number; ackTimeouts: number; acksReceived: number; acksUnknown: number; commits: number; decodeErrors: number };
+  settings: { ackTimeoutMs: number; retryIntervalMs: number; maxInFlight: number; ratePerSec: number; commitIntervalMs: number; commitMaxCount: number };
+}
+
+interface Held<T> {
+  entry: AppendEntry;
+  value: T | undefined;
+  cb: AppendCallback;
+}
+
+interface NextItem<T> {
+  id: number;
+  value: T;
+}
+
+export class StoreForwarder<T> {
+  readonly queue: DurableQueue;
+  private readonly clock: Clock;
+  private readonly decode: (row: QueueRow) => T;
+  private readonly deliver: (d: Delivery<T>) => void;
+  private readonly onEvent: (e: ForwarderEvent) => void;
+  readonly commitIntervalMs: number;
+  readonly commitMaxCount: number;
+  readonly ackTimeoutMs: number;
+  readonly retryIntervalMs: number;
+  readonly maxInFlight: number;
+  readonly ratePerSec: number;
+  readonly burst: number;
+  private readonly cacheLimit: number;
+
+  private held: Array<Held<T>> = [];
+  private pendingAcks = new Set<number>();
+  private inFlight = new Map<number, number>();
+  private cache = new Map<number, T>();
+  private cacheValid = false;
+  private readBuf: QueueRow[] = [];
+  private readIdx = 0;
+  private cursor = 0;
+  private maxSentId: number;
+  private tokens: number;
+  private lastRefill: number;
+  private enabled: boolean;
+  private healthy = true;
+  private flushing = false;
+  private pumping = false;
+  private closed = false;
+  private flushTimer: unknown = null;
+  private ackTimer: unknown = null;
+  private probeTimer: unknown = null;
+  private pumpTimer: unknown = null;
+  private readonly counters = { delivered: 0, redelivered: 0, ackTimeouts: 0, acksReceived: 0, acksUnknown: 0, commits: 0, decodeErrors: 0 };
+
+  constructor(options: ForwarderOptions<T>) {
+    this.queue = options.queue;
+    this.clock = options.clock ?? systemClock;
+    this.decode = options.decode;
+    this.deliver = options.deliver;
+    this.onEvent = options.onEvent ?? (() => undefined);
+    this.commitIntervalMs = options.commitIntervalMs ?? 10;
+    this.commitMaxCount = Math.max(1, options.commitMaxCount ?? 1000);
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
+    this.retryIntervalMs = options.retryIntervalMs ?? (this.ackTimeoutMs || 5000);
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 100);
+    this.ratePerSec = options.ratePerSec ?? 0;
+    this.burst = Math.max(1, options.burst ?? Math.round(this.ratePerSec / 20));
+    this.cacheLimit = options.cacheLimit ?? 10_000;
+    this.enabled = options.startOnline ?? true;
+    this.tokens = this.burst;
+    this.lastRefill = this.clock.now();
+    // everything stored before this process started may have been delivered already
+    this.maxSentId = this.queue.stats().lastId;
+    this.schedulePump(0);
+  }
+
+  get link(): LinkState {
+    if (!this.enabled) return 'offline';
+    return this.healthy ? 'online' : 'down';
+  }
+
+  /** Hold `entry` for the next grouped commit; `value` (optional) is delivered as is the first time. */
+  enqueue(entry: AppendEntry, value: T | undefined, cb: AppendCallback): void {
+    if (this.closed) {
+      cb(new Error('store is closed'), null);
+      return;
+    }
+    this.held.push({ entry, value, cb });
+    this.scheduleFlush();
+  }
+
+  /** Acknowledge delivered records. */
+  ack(ids: number[]): void {
+    if (this.closed) return;
+    for (const id of ids) {
+      this.pendingAcks.add(id);
+      this.inFlight.delete(id);
+      this.cache.delete(id);
+      this.counters.acksReceived++;
+    }
+    if (!this.healthy && this.enabled && ids.length) {
+      this.healthy = true;
+      this.clearTimer('probeTimer');
+      this.onEvent({ type: 'link', state: 'online', reason: 'ack' });
+    }
+    this.scheduleFlush();
+    this.pump();
+  }
+
+  /** Explicit link control. Going offline keeps what is in flight (its acks may still come). */
+  setOnline(on: boolean): void {
+    if (this.closed) return;
+    const before = this.link;
+    this.enabled = on;
+    if (on) {
+      this.healthy = true;
+      this.clearTimer('probeTimer');
+    } else {
+      this.clearTimer('probeTimer');
+      this.clearTimer('pumpTimer');
+    }
+    if (this.link !== before) this.onEvent({ type: 'link', state: this.link, reason: 'control' });
+    this.pump();
+  }
+
+  /** Commit whatever is held now (appends and acks). */
+  flush(): void {
+    this.clearTimer('flushTimer');
+    if (this.flushing || this.queue.isOpen === false) return;
+    if (!this.held.length && !this.pendingAcks.size) return;
+    this.flushing = true;
+    const batch = this.held;
+    this.held = [];
+    const acks = [...this.pendingAcks];
+    let result;
+    try {
+      result = this.queue.commit(batch.map((h) => h.entry), acks);
+    } catch (err) {
+      this.flushing = false;
+      const error = err instanceof Error ? err : new Error(String(err));
+      for (const h of batch) safe(() => h.cb(error, null));
+      this.onEvent({ type: 'error', error, context: 'commit' });
+      return;
+    }
+    this.pendingAcks.clear();
+    this.counters.commits++;
+    this.counters.acksUnknown += acks.length - result.acked;
+    const droppedAny = result.droppedIds.length > 0;
+    if (droppedAny) this.forget(result.droppedIds);
+    if (this.cacheValid) {
+      for (let i = 0; i < batch.length; i++) {
+        const id = result.ids[i];
+        if (id === null) continue;
+        const value = batch[i].value;
+        if (value === undefined || this.cache.size >= this.cacheLimit) {
+          this.invalidate();
+          break;
+        }
+        this.cache.set(id, value);
+      }
+    }
+    this.flushing = false;
+    for (let i = 0; i < batch.length; i++) {
+      const id = result.ids[i];
+      if (id === null) safe(() => batch[i].cb(new QueueFullError(`message refused: ${result.refusedReasons[i]}`), null));
+      else safe(() => batch[i].cb(null, id));
+    }
+    const d = result.dropped;
+    const dropCount = d.oldest + d.expired + d.refused + d.thinned;
+    if (dropCount) this.onEvent({ type: 'dropped', dropped: d, count: dropCount });
+    if (this.held.length || this.pendingAcks.size) this.scheduleFlush();
+    this.pump();
+  }
+
+  /** Expire records past the age limit even when nothing new arrives (call now and then). */
+  maintain(): void {
+    if (this.closed || this.queue.maxAgeMs <= 0 || this.queue.policy === 'refuse-newest') return;
+    const head = this.queue.head();
+    if (head && head.ts < this.clock.now() - this.queue.maxAgeMs && !this.flushing) {
+      const result = this.queue.commit([], []);
+      if (result.droppedIds.length) {
+        this.forget(result.droppedIds);
+        this.onEvent({ type: 'dropped', dropped: result.dropped, count: result.droppedIds.length });
+      }
+    }
+  }
+
+  /** Drop the whole backlog (counted as reset); returns how many records were removed. */
+  reset(): number {
+    this.flush();
+    const n = this.queue.reset();
+    this.inFlight.clear();
+    this.clearTimer('ackTimer');
+    this.invalidate();
+    return n;
+  }
+
+  stats(): ForwarderStats {
+    return {
+      ...this.queue.stats(),
+      link: this.link,
+      inFlight: this.inFlight.size,
+      heldForCommit: this.held.length,
+      counters: { ...this.counters },
+      settings: {
+        ackTimeoutMs: this.ackTimeoutMs,
+        retryIntervalMs: this.retryIntervalMs,
+        maxInFlight: this.maxInFlight,
+        ratePerSec: this.ratePerSec,
+        commitIntervalMs: this.commitIntervalMs,
+        commitMaxCount: this.commitMaxCount,
+      },
+    };
+  }
+
+  /** Commit what is held (their callbacks run) and stop every timer. The queue stays open. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    for (const t of ['flushTimer', 'ackTimer', 'probeTimer', 'pumpTimer'] as const) this.clearTimer(t);
+    for (const h of this.held.splice(0)) safe(() => h.cb(new Error('store is closed'), null));
+  }
+
+  // ---- internals ----
+
+  private scheduleFlush(): void {
+    if (this.held.length + this.pendingAcks.size >= this.commitMaxCount && !this.flushing) {
+      this.flush();
+    } else if (!this.flushTimer) {
+      this.flushTimer = this.clock.setTimeout(() => {
+        this.flushTimer = null;
+        this.flush();
+      }, this.commitIntervalMs);
+    }
+  }
+
+  private clearTimer(name: 'flushTimer' | 'ackTimer' | 'probeTimer' | 'pumpTimer'): void {
+    if (this[name]) {
+      this.clock.clearTimeout(this[name]);
+      this[name] = null;
+    }
+  }
+
+  /** rows were dropped by the capacity policy: forget them wherever they are remembered */
+  private forget(ids: number[]): void {
+    for (const id of ids) this.inFlight.delete(id);
+    this.invalidate();
+  }
+
+  private invalidate(): void {
+    this.cacheValid = false;
+    this.cache.clear();
+    this.readBuf = [];
+    this.readIdx = 0;
+  }
+
+  pump(): void {
+    if (this.pumping || this.closed || !this.queue.isOpen) return;
+    this.pumping = true;
+    try {
+      let sentThisTurn = 0;
+      while (this.enabled && this.healthy) {
+        if (this.ackTimeoutMs > 0 ? this.inFlight.size >= this.maxInFlight : sentThisTurn >= this.maxInFlight) {
+          if (this.ackTimeoutMs <= 0) this.schedulePump(0);
+          break;
+        }
+        if (this.ratePerSec > 0) {
+          this.refill();
+          if (this.tokens < 1) {
+            this.schedulePump(Math.ceil(((1 - this.tokens) * 1000) / this.ratePerSec));
+            break;
+          }
+        }
+        const next = this.nextItem();
+        if (!next) break;
+        if (this.ratePerSec > 0) this.tokens -= 1;
+        this.send(next);
+        sentThisTurn++;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private schedulePump(ms: number): void {
+    if (this.pumpTimer) return;
+    this.pumpTimer = this.clock.setTimeout(() => {
+      this.pumpTimer = null;
+      this.pump();
+    }, ms);
+  }
+
+  private refill(): void {
+    const now = this.clock.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) * this.ratePerSec) / 1000);
+    this.lastRefill = now;
+  }
+
+  private nextItem(): NextItem<T> | null {
+    if (this.cacheValid) {
+      const first = this.cache.entries().next();
+      if (first.done) return null;
+      const [id, value] = first.value;
+      this.cache.delete(id);
+      return { id, value };
+    }
+    for (;;) {
+      if (this.readIdx >= this.readBuf.length) {
+        this.readBuf = this.queue.readAfter(this.cursor, 256);
+        this.readIdx = 0;
+        if (!this.readBuf.length) {
+          // everything after the cursor is delivered: from now on new commits are kept in memory
+          this.cacheValid = true;
+          this.cache.clear();
+          return null;
+        }
+      }
+      const row = this.readBuf[this.readIdx++];
+      if (row.id <= this.cursor) continue;
+      if (this.pendingAcks.has(row.id)) {
+        this.cursor = row.id;
+        continue;
+      }
+      try {
+        return { id: row.id, value: this.decode(row) };
+      } catch (err) {
+        // a record that cannot be decoded would block the queue for ever: report it and remove it
+        this.counters.decodeErrors++;
+        this.cursor = row.id;
+        this.pendingAcks.add(row.id);
+        this.scheduleFlush();
+        this.onEvent({ type: 'error', error: new Error(`record ${row.id} cannot be decoded and was removed: ${(err as Error).message}`), context: 'decode' });
+      }
+    }
+  }
+
+  private send(item: NextItem<T>): void {
+    this.cursor = item.id;
+    const redelivery = item.id <= this.maxSentId;
+    if (redelivery) this.counters.redelivered++;
+    else this.maxSentId = item.id;
+    this.counters.delivered++;
+    if (this.ackTimeoutMs > 0) {
+      this.inFlight.set(item.id, this.clock.now());
+      this.armAckTimer();
+    } else {
+      this.pendingAcks.add(item.id);
+      this.scheduleFlush();
+    }
+    try {
+      this.deliver({ id: item.id, value: item.value, redelivery });
+    } catch (err) {
+      this.onEvent({ type: 'error', error: err instanceof Error ? err : new Error(String(err)), context: 'deliver' });
+    }
+  }
+
+  private armAckTimer(): void {
+    if (this.ackTimer || this.inFlight.size === 0) return;
+    const sentAt = this.inFlight.values().next().value as number;
+    this.ackTimer = this.clock.setTimeout(() => this.onAckTimer(), Math.max(0, sentAt + this.ackTimeoutMs - this.clock.now()));
+  }
+
+  private onAckTimer(): void {
+    this.ackTimer = null;
+    const first = this.inFlight.entries().next();
+    if (first.done) return;
+    const [id, sentAt] = first.value;
+    if (this.clock.now() - sentAt < this.ackTimeoutMs) {
+      this.armAckTimer();
+      return;
+    }
+    // no ack in time: go back to the oldest unacknowledged record and treat the link as down
+    this.counters.ackTimeouts++;
+    this.cursor = Math.min(this.cursor, id - 1);
+    this.inFlight.clear();
+    this.invalidate();
+    const wasHealthy = this.healthy;
+    this.healthy = false;
+    if (wasHealthy && this.enabled) this.onEvent({ type: 'link', state: 'down', reason: 'ack-timeout' });
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer || !this.enabled || this.closed) return;
+    this.probeTimer = this.clock.setTimeout(() => {
+      this.probeTimer = null;
+      this.probe();
+    }, this.retryIntervalMs);
+  }
+
+  private probe(): void {
+    if (!this.enabled || this.healthy || this.closed) return;
+    if (this.inFlight.size > 0) return; // the probe in flight decides (ack, or its timeout schedules the next)
+    const next = this.nextItem();
+    if (next) this.send(next);
+    else this.scheduleProbe();
+  }
+}
+
+function safe(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // a caller's callback must not break the commit loop
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * physics-augment: multiplies each real sample into K augmented samples that keep the configured
+ * process physics (lib/augment). Output 1 carries the augmented samples (each marked
+ * `msg.augmented`), output 2 the real message unchanged and the answers to control messages.
+ */
+import type { NodeAPI, Node, NodeDef } from 'node-red';
+import { onInput, configNumber, type Send } from '../shared/adapter';
+import { isBatchPayload, readRecord, readSamples } from '../../lib/contract/samples';
+import { InputError } from '../../lib/errors';
+import { Augmenter, mixSeed, type Sample } from '../../lib/augment/augmenter';
+import { parseRules } from '../../lib/augment/rules';
+
+interface PhysicsAugmentDef extends NodeDef {
+  rules: string;
+  count: string | number;
+  seed: string | number;
+  output: 'each' | 'batch';
+  maxAttempts: string | number;
+}
+
+interface Settings {
+  augmenter: Augmenter;
+  count: number;
+  seed: number;
+  output: 'each' | 'batch';
+}
+
+const STATUS_DELAY_MS = 250;
+const MAX_COUNT = 100000;
+
+/** Read and check the node's config; throws an Error whose message names the property. */
+function readSettings(def: Partial<PhysicsAugmentDef>): Settings {
+  const rules = parseRules(def.rules ?? '');
+  const count = configNumber(def.count, 'count', 10);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) throw new Error(`config count: expected an integer 1–${MAX_COUNT}, got ${def.count}`);
+  const maxAttempts = configNumber(def.maxAttempts, 'maxAttempts', 20);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1000) throw new Error(`config maxAttempts: expected an integer 1–1000, got ${def.maxAttempts}`);
+  let seed: number;
+  if (def.seed === undefined || def.seed === null || String(def.seed).trim() === '') {
+    seed = Math.floor(Math.random() * 0x100000000);
+  } else {
+    seed = configNumber(def.seed, 'seed');
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`config seed: expected an integer 0–4294967295 or blank, got ${def.seed}`);
+  }
+  const output = def.output ?? 'each';
+  if (output !== 'each' && output !== 'batch') throw new Error(`config output: expected "each" or "batch", got ${JSON.stringify(output)}`);
+  return { augmenter: new Augmenter(rules, { maxAttempts }), count, seed, output };
+}
+
+export = function register(RED: NodeAPI): void {
+  function PhysicsAugmentNode(this: Node, def: PhysicsAugmentDef) {
+    RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the node is used inside callbacks
+    const node = this;
+    let settings: Settings | null = null;
+    let configError: Error | null = null;
+    try {
+      settings = readSettings(def);
+    } catch (err) {
+      configError = err instanceof Error ? err : new Error(String(err));
+      node.status({ fill: 'red', shape: 'ring', text: configError.message.slice(0, 80) });
+      node.error(configError.message);
+    }
+
+    const stats = { received: 0, requested: 0, emitted: 0, notEmitted: 0, errors: 0, notEmittedByRule: {} as Record<string, number> };
+    let lastRejectedRule: string | null = null;
+    let lastError: string | null = null;
+
+    let statusTimer: NodeJS.Timeout | null = null;
+    const showStatus = () => {
+      statusTimer = null;
+      if (!settings) return;
+      if (stats.received === 0 && stats.errors === 0) {
+        node.status({ fill: 'grey', shape: 'ring', text: RED._('physics-augment.status.waiting', { count: settings.count }) });
+        return;
+      }
+      const text = RED._('physics-augment.status.summary', { received: stats.received, emitted: stats.emitted, notEmitted: stats.notEmitted });
+      if (lastError) node.status({ fill: 'red', shape: 'ring', text: `${text} · ${lastError.slice(0, 50)}` });
+      else if (lastRejectedRule) node.status({ fill: 'yellow', shape: 'dot', text: `${text} (${lastRejectedRule})` });
+      else node.status({ fill: 'green', shape: 'dot', text });
+    };
+    const scheduleStatus = () => {
+      if (statusTimer === null) statusTimer = setTimeout(showStatus, STATUS_DELAY_MS);
+    };
+    showStatus();
+
+    onInput(node, (msg, send: Send) => {
+      if (!settings) throw configError ?? new Error('physics-augment is not configured');
+      if (msg.control !== undefined) {
+        if (msg.control === 'stats') {
+          send([null, { control: 'stats', payload: { ...stats, notEmittedByRule: { ...stats.notEmittedByRule }, count: settings.count, seed: settings.seed, rules: settings.augmenter.ruleIds } }]);
+        } else if (msg.control === 'reset') {
+          Object.assign(stats, { received: 0, requested: 0, emitted: 0, notEmitted: 0, errors: 0, notEmittedByRule: {} });
+          lastRejectedRule = null;
+          lastError = null;
+          send([null, { control: 'reset', payload: { reset: true } }]);
+        } else {
+          throw new InputError('msg.control', "'stats' or 'reset'", msg.control);
+        }
+        scheduleStatus();
+        return;
+      }
+      try {
+        augmentMessage(msg, send, settings);
+        lastError = null;
+      } catch (err) {
+        stats.errors++;
+        lastError = err instanceof Error ? err.message : String(err);
+        throw err;
+      } finally {
+        scheduleStatus();
+      }
+    });
+
+    function augmentMessage(msg: Record<string, any>, send: Send, s: Settings): void {
+      // A curve may come as a batch message (the values of msg.topic) or inside a record.
+      let real: Sample;
+      let curveTopic: string | null = null;
+      if (isBatchPayload(msg.payload)) {
+        const batch = readSamples(msg);
+        curveTopic = batch.topic as string;
+        real = { [curveTopic]: Array.from(batch.values) };
+      } else {
+        readRecord(msg);
+        real = msg.payload;
+      }
+      let messageSeed: number;
+      if (msg.seed !== undefined) {
+        if (typeof msg.seed !== 'number' || !Number.isInteger(msg.seed) || msg.seed < 0 || msg.seed > 0xffffffff) {
+          throw new InputError('msg.seed', 'an integer 0–4294967295', msg.seed);
+        }
+        messageSeed = msg.seed;
+      } else {
+        messageSeed = mixSeed(s.seed, stats.received);
+      }
+      const result = s.augmenter.augment(real, s.count, messageSeed);
+      stats.received++;
+      stats.requested += s.count;
+      stats.emitted += result.samples.length;
+      lastRejectedRule = null;
+      for (const [rule, n] of Object.entries(result.rejected)) {
+        stats.notEmitted += n;
+        stats.notEmittedByRule[rule] = (stats.notEmittedByRule[rule] ?? 0) + n;
+        lastRejectedRule = rule;
+      }
+
+      const { payload: _payload, _msgid: _id, seed: _seed, ...rest } = msg;
+      const toPayload = (p: Sample) => (curveTopic !== null ? p[curveTopic] : p);
+      let augmented: Array<Record<string, unknown>> = [];
+      if (s.output === 'each') {
+        augmented = result.samples.map((a) => ({
+          ...RED.util.cloneMessage(rest),
+          _msgid: RED.util.generateId(),
+          payload: toPayload(a.payload),
+          augmented: { seed: a.seed, rules: s.augmenter.ruleIds, index: a.index, messageSeed },
+        }));
+      } else if (result.samples.length > 0) {
+        augmented = [{
+          ...RED.util.cloneMessage(rest),
+          _msgid: RED.util.generateId(),
+          payload: result.samples.map((a) => toPayload(a.payload)),
+          augmented: {
+            seed: messageSeed, rules: s.augmenter.ruleIds, seeds: result.samples.map((a) => a.seed),
+            requested: result.requested, emitted: result.samples.length, notEmitted: result.rejected,
+          },
+        }];
+      }
+      send([augmented, msg]);
+    }
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = null;
+      done();
+    });
+  }
+
+  RED.nodes.registerType('physics-augment', PhysicsAugmentNode);
+};

@@ -1,0 +1,116 @@
+import { strict as assert } from 'assert';
+import { ModelHolder } from '../../../lib/infer/model-holder';
+import { WorkerRunner, MainThreadRunner } from '../../../lib/infer/worker-runner';
+import { QueueFullError } from '../../../lib/infer/micro-batcher';
+import { makeModel, gemmRow, turbineLike } from './fixtures';
+
+const v1 = turbineLike(1, 2);
+const v2 = turbineLike(2, 2, -1);
+const row = Float32Array.from([0.5, -1, 2, 0.25]);
+
+describe('infer/model-holder', () => {
+  it('runs a batch and matches the weights computed by hand', async () => {
+    const h = new ModelHolder({ runIn: 'main' });
+    try {
+      const m = await h.open(makeModel(v1));
+      const out = await h.run(m, [row, new Float32Array(4)]);
+      const want = gemmRow(row, v1.heads[1].W, v1.heads[1].b);
+      assert.deepEqual(out.performance.dims, [2, 2]);
+      assert.ok(Math.abs(out.performance.data[0] - want[0]) < 1e-5);
+      assert.ok(Math.abs(out.performance.data[1] - want[1]) < 1e-5);
+      assert.deepEqual(Array.from(out.performance.data.slice(2)), v1.heads[1].b);
+      assert.equal(m.runner.kind, 'main');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a swap is atomic: runs already holding the old model finish on it, new ones get the new model', async () => {
+    const h = new ModelHolder({ runIn: 'main' });
+    try {
+      const swaps: number[] = [];
+      h.on('swap', (m) => swaps.push(m.spec.version));
+      await h.open(makeModel(v1));
+      const held = h.acquire();
+      const ev = await h.swap(makeModel(v2));
+      assert.equal(ev.event, 'installed');
+      assert.equal(h.current!.spec.version, 2);
+      // the old session stays open while it has a user
+      const old = await h.run(held, [row]);
+      const want = gemmRow(row, v1.heads[1].W, v1.heads[1].b);
+      assert.ok(Math.abs(old.performance.data[0] - want[0]) < 1e-5);
+      h.release(held);
+      await new Promise((r) => setImmediate(r));
+      await assert.rejects(h.run(held, [row]), /session closed/);
+      const fresh = h.acquire();
+      const now = await h.run(fresh, [row]);
+      const want2 = gemmRow(row, v2.heads[1].W, v2.heads[1].b);
+      assert.ok(Math.abs(now.performance.data[0] - want2[0]) < 1e-5);
+      h.release(fresh);
+      assert.deepEqual(swaps, [1, 2]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('serialises concurrent swaps, refuses a failing candidate and restores in order', async () => {
+    const h = new ModelHolder({ runIn: 'main', keepPrevious: 2 });
+    try {
+      await h.open(makeModel(v1));
+      const [a, b, c] = await Promise.all([h.swap(makeModel(turbineLike(2))), h.swap(makeModel(turbineLike(3))), h.swap(makeModel(turbineLike(3)))]);
+      assert.deepEqual([a.event, b.event, c.event], ['installed', 'installed', 'refused']);
+      assert.match(c.reason!, /not newer than the running 3/);
+      assert.equal(h.restorable, 2);
+      assert.equal((await h.restore()).model.version, 2);
+      assert.equal((await h.restore()).model.version, 1);
+      const none = await h.restore();
+      assert.equal(none.event, 'refused');
+      assert.match(none.reason!, /no previous version/);
+      assert.equal(h.current!.spec.version, 1);
+      // a validator can refuse, naming why
+      h.addValidator((spec) => (spec.version === 9 ? 'version 9 is banned here' : undefined));
+      const v9 = await h.swap(makeModel(turbineLike(9)));
+      assert.equal(v9.event, 'refused');
+      assert.equal(v9.reason, 'version 9 is banned here');
+      assert.equal(v9.model.version, 9);
+      assert.equal(h.current!.spec.version, 1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('picks a worker for models over the size threshold and gives the same answers', async () => {
+    const bytes = makeModel(v1);
+    const w = new ModelHolder({ runIn: 'auto', workerThresholdBytes: bytes.length - 1 });
+    const m = new ModelHolder({ runIn: 'auto' });
+    try {
+      const a = await w.open(bytes);
+      const b = await m.open(bytes);
+      assert.equal(a.runner.kind, 'worker');
+      assert.equal(b.runner.kind, 'main');
+      const [x, y] = await Promise.all([w.run(a, [row]), m.run(b, [row])]);
+      assert.deepEqual(Array.from(x.state.data), Array.from(y.state.data));
+      assert.deepEqual(Array.from(x.faults.data), Array.from(y.faults.data));
+    } finally {
+      await w.close();
+      await m.close();
+    }
+  });
+
+  it('the worker runner refuses runs beyond its queue limit at once', async () => {
+    const r = await WorkerRunner.create(makeModel(v1), {}, 1);
+    try {
+      const feeds = { x: { data: new Float32Array(4), dims: [1, 2, 2] } };
+      const results = await Promise.allSettled([r.run(feeds), r.run(feeds), r.run(feeds)]);
+      assert.deepEqual(results.map((x) => x.status), ['fulfilled', 'fulfilled', 'rejected']);
+      assert.ok((results[2] as PromiseRejectedResult).reason instanceof QueueFullError);
+      assert.deepEqual(r.outputNames, ['state', 'performance', 'faults']);
+      await assert.rejects(r.run({ x: { data: new Float32Array(3), dims: [1, 3] } }), /./);
+    } finally {
+      await r.close();
+    }
+    const main = await MainThreadRunner.create(makeModel(v1));
+    await main.close();
+    await assert.rejects(main.run({}), /session closed/);
+  });
+});
