@@ -54,10 +54,10 @@ export function turbineRecord(rng: SeededRandom, u: number, amb: number, d: numb
   const power = 25 * u * (1 - 0.004 * (amb - 15)) * (1 - 0.05 * d) + rng.normal(0, 0.1);
   const exhaust = 450 + 120 * u + 25 * d + 30 * nozzle + 0.8 * (amb - 15) + rng.normal(0, 2);
   const record: TurbineRecord = {
-    pressure_ratio: 8 + 10 * u - 1.5 * d - 0.8 * nozzle + 0.01 * (15 - amb) + rng.normal(0, 0.05),
-    speed: 7000 + 3000 * u - 150 * d + blade * 40 * (t % 2 === 0 ? 1 : -1) + rng.normal(0, 10),
-    vibration_rms: Math.abs(2 + 1.5 * u + 3 * d + 3.5 * bearing + 1.5 * blade + rng.normal(0, 0.2)),
-    vibration_kurtosis: 3 + 2.5 * bearing + 0.8 * blade + rng.normal(0, 0.25),
+    pressure_ratio: 8 + 10 * u - 1.5 * d - 0.3 * nozzle + 0.01 * (15 - amb) + rng.normal(0, 0.08),
+    speed: 7000 + 3000 * u - 150 * d + blade * 15 * (t % 2 === 0 ? 1 : -1) + rng.normal(0, 10),
+    vibration_rms: Math.abs(2 + 1.5 * u + 3 * d + 1.0 * bearing + 0.5 * blade + rng.normal(0, 0.3)),
+    vibration_kurtosis: 3 + 0.9 * bearing + 0.3 * blade + rng.normal(0, 0.35),
     fuel_flow: power / ((eff / 100) * 50) + rng.normal(0, 0.01),
     inlet_temp: amb + rng.normal(0, 0.3),
   };
@@ -68,9 +68,9 @@ export function turbineRecord(rng: SeededRandom, u: number, amb: number, d: numb
 export function turbineSample(rng: SeededRandom, L: number): TurbineSample {
   const r = rng.next();
   const state = r < 0.4 ? 0 : r < 0.65 ? 1 : r < 0.85 ? 2 : 3;
-  const d = Math.min(1, Math.max(0, DEGRADATION[state] + rng.uniform(-0.08, 0.08)));
+  const d = Math.min(1, Math.max(0, DEGRADATION[state] + rng.uniform(-0.12, 0.12)));
   const faults: [number, number, number] = [rng.next() < 0.2 ? 1 : 0, rng.next() < 0.15 ? 1 : 0, rng.next() < 0.15 ? 1 : 0];
-  if (state === 3 && faults.every((f) => f === 0)) faults[rng.integer(0, 2)] = 1;
+  if (state === 3 && faults[0] + faults[1] + faults[2] === 0) faults[rng.integer(0, 2)] = 1;
   let u = rng.uniform(0.45, 1);
   const amb = rng.uniform(0, 35);
   const records: TurbineRecord[] = [];

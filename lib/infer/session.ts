@@ -86,6 +86,8 @@ export interface SessionOptions {
   runtime?: string;
   /** Check feeds against the model's declared inputs before running (default true). */
   checkInputs?: boolean;
+  /** Graph optimisation of the sessions activations() creates (default 'disabled'; see there). */
+  activationOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
 /** A feed: a Tensor, or plain numbers with dims (typed as the model's declared input type). */
@@ -117,6 +119,7 @@ export class Session {
     providers: string[],
     notes: string[],
     private readonly checkInputs: boolean,
+    private readonly activationOptimization: 'disabled' | 'basic' | 'extended' | 'all',
   ) {
     this.ort = rt.ort;
     this.runtime = { version: rt.version, path: rt.path, providers: [...rt.providers] };
@@ -153,20 +156,31 @@ export class Session {
     if (options.interOpThreads) base.interOpNumThreads = options.interOpThreads;
     const bytes = model.toBuffer();
     let used = providers;
-    let session: OrtApi.InferenceSession;
-    try {
-      session = await rt.ort.InferenceSession.create(bytes, { ...base, executionProviders: used });
-    } catch (e) {
-      if (used.length === 1) throw new Error(`ONNX Runtime could not load ${model.source}: ${(e as Error).message}`);
-      notes.push(`providers [${used.join(', ')}] failed (${(e as Error).message.split('\n')[0]}); using cpu`);
-      used = ['cpu'];
+    let session: OrtApi.InferenceSession | undefined;
+    let lastError: Error | undefined;
+    const attempt = async (opts: OrtApi.InferenceSession.SessionOptions): Promise<OrtApi.InferenceSession | undefined> => {
       try {
-        session = await rt.ort.InferenceSession.create(bytes, { ...base, executionProviders: used });
-      } catch (e2) {
-        throw new Error(`ONNX Runtime could not load ${model.source}: ${(e2 as Error).message}`);
+        return await rt.ort.InferenceSession.create(bytes, opts);
+      } catch (e) {
+        lastError = e as Error;
+        return undefined;
       }
+    };
+    session = await attempt({ ...base, executionProviders: used });
+    if (!session && used.length > 1) {
+      notes.push(`providers [${used.join(', ')}] failed (${lastError!.message.split('\n')[0]}); using cpu`);
+      used = ['cpu'];
+      session = await attempt({ ...base, executionProviders: used });
     }
-    return new Session(model, rt, session, { ...base, executionProviders: used }, used, notes, options.checkInputs !== false);
+    if (!session && options.graphOptimizationLevel === undefined && /Invalid model\. Node input/.test(lastError?.message ?? '')) {
+      // The graph passed validate(), so this is ONNX Runtime's optimiser breaking it (seen with a
+      // value inside a DequantizeLinear → QuantizeLinear chain that is also a graph output).
+      notes.push(`graph optimisation 'all' broke the model (${lastError!.message.split('\n')[0]}); using 'basic'`);
+      base.graphOptimizationLevel = 'basic';
+      session = await attempt({ ...base, executionProviders: used });
+    }
+    if (!session) throw new Error(`ONNX Runtime could not load ${model.source}: ${lastError?.message}`);
+    return new Session(model, rt, session, { ...base, executionProviders: used }, used, notes, options.checkInputs !== false, options.activationOptimization ?? 'disabled');
   }
 
   get inputNames(): readonly string[] { return this.session?.inputNames ?? []; }
@@ -346,11 +360,19 @@ export class Session {
         if (o) copy.proto.graph!.output.push(o);
         else copy.addOutput(n);
       }
-      pending = this.ort.InferenceSession.create(copy.toBuffer(), this.ortOptions);
+      // Unoptimised: ONNX Runtime's QDQ pair removal breaks (invalid model, or a crash) when a value
+      // inside a DequantizeLinear → QuantizeLinear chain is a graph output; and calibration wants the
+      // values the graph defines, not those of fused kernels.
+      pending = this.ort.InferenceSession.create(copy.toBuffer(), { ...this.ortOptions, graphOptimizationLevel: this.activationOptimization });
       this.activationSessions.set(key, pending);
       pending.catch(() => this.activationSessions.delete(key));
     }
-    const s = await pending;
+    let s: OrtApi.InferenceSession;
+    try {
+      s = await pending;
+    } catch (e) {
+      throw new Error(`ONNX Runtime could not load the copy of ${this.model.source} that exposes [${wanted.join(', ')}]: ${(e as Error).message}`);
+    }
     if (!this.session) {
       await s.release();
       throw new Error('ONNX Runtime session was released');

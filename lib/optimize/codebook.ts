@@ -74,11 +74,21 @@ export function codebookQuantize(x: Float32Array, opts: CodebookOptions = {}): C
   };
   let { keyOf, sums } = build();
   while (sums.size > maxLevels) {
-    // Demote the least dense dense cell; if none left, no fit is possible with these steps.
-    let worst = -1;
-    for (let c = 0; c < nCells; c++) if (dense[c] && (worst < 0 || counts[c] < counts[worst])) worst = c;
-    if (worst < 0) throw new RangeError(`codebook: ${sums.size} coarse levels exceed ${maxLevels}; use a larger coarse step`);
-    dense[worst] = 0;
+    // Demote the least dense cells (each turns its fine levels into one) until the count fits;
+    // if none is left to demote, no fit is possible with these steps.
+    const finePerCell = new Map<number, number>();
+    for (const k of sums.keys()) {
+      const c = Math.floor(k / (ratio + 1));
+      if (dense[c]) finePerCell.set(c, (finePerCell.get(c) ?? 0) + 1);
+    }
+    const order = [...finePerCell.keys()].sort((a, b) => counts[a] - counts[b] || a - b);
+    if (order.length === 0) throw new RangeError(`codebook: ${sums.size} coarse levels exceed ${maxLevels}; use a larger coarse step`);
+    let estimate = sums.size;
+    for (const c of order) {
+      if (estimate <= maxLevels) break;
+      dense[c] = 0;
+      estimate -= finePerCell.get(c)! - 1;
+    }
     ({ keyOf, sums } = build());
   }
   const keys = [...sums.keys()].sort((a, b) => a - b);

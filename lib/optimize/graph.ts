@@ -7,19 +7,23 @@
  */
 import { onnx } from 'onnx-proto';
 import { InputError } from '../errors';
+import { OnnxModel } from '../onnx/model';
 import { makeTensor, tensorFromProto, tensorToProto, toNumber, type Tensor, type TensorType } from '../onnx/tensor';
 
 export type NodeProto = onnx.INodeProto;
 export type AttrValue = number | number[] | string | Tensor | undefined;
 
-/** Decode ONNX bytes into a ModelProto; anything that is not a model with a graph is an InputError. */
+/**
+ * Decode ONNX bytes into a ModelProto (through lib/onnx/model.ts's loader, which says what the
+ * bytes look like when they are not ONNX); anything that is not a model with a graph is an InputError.
+ */
 export function decodeModel(bytes: Uint8Array, field = 'model'): onnx.ModelProto {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new InputError(field, 'ONNX model bytes', bytes);
   let m: onnx.ModelProto;
   try {
-    m = onnx.ModelProto.decode(bytes);
+    m = OnnxModel.fromBuffer(bytes, { validate: false }).proto;
   } catch (e) {
-    throw new InputError(field, 'an ONNX model (ModelProto)', bytes, `not ONNX: ${(e as Error).message}`);
+    throw new InputError(field, 'an ONNX model', bytes, (e as Error).message);
   }
   if (!m.graph || !m.graph.node || m.graph.node.length === 0 || !m.graph.output || m.graph.output.length === 0) {
     throw new InputError(field, 'an ONNX model with a graph of nodes and outputs', bytes, 'no graph found: not an ONNX file?');

@@ -131,6 +131,7 @@ export function foldConstantTransposes(g: GraphEditor): void {
 export function gemmToMatMul(g: GraphEditor): void {
   for (const n of [...g.nodes]) {
     if (n.opType !== 'Gemm') continue;
+    const index = g.nodes.indexOf(n);
     const [a, b, c] = n.input!;
     const w = g.floatInit(b);
     if (!w || w.dims.length !== 2) continue;
@@ -149,7 +150,9 @@ export function gemmToMatMul(g: GraphEditor): void {
     }
     const out = n.output![0];
     const base = n.name || out;
-    const wname = g.fresh(`${base}_W`);
+    // Keep the weight's and the node's names where nothing else uses them, so layers stay findable
+    // by the names the exporter gave them.
+    const wname = g.consumers(b).length === 1 ? b : g.fresh(`${base}_W`);
     g.setFloat(wname, [K, N], wm);
     const nodes: NodeProto[] = [];
     let input = a;
@@ -159,19 +162,20 @@ export function gemmToMatMul(g: GraphEditor): void {
     }
     const hasBias = c !== undefined && c !== '';
     const mmOut = hasBias ? g.fresh(`${base}_mm`) : out;
-    nodes.push(makeNode('MatMul', [input, wname], [mmOut], g.fresh(`${base}_MatMul`)));
+    g.replace(n, []);
+    nodes.push(makeNode('MatMul', [input, wname], [mmOut], n.name || g.fresh(`${base}_MatMul`)));
     if (hasBias) {
       const bias = g.floatInit(c);
       let cname = c;
-      if (bias) {
-        cname = g.fresh(`${base}_B`);
+      if (bias && beta !== 1) {
+        cname = g.consumers(c).length === 0 ? c : g.fresh(`${base}_B`);
         g.setFloat(cname, bias.dims, bias.data.map((v) => beta * v));
       } else if (beta !== 1) {
         throw new InputError('model', 'Gemm with constant C or beta = 1', `beta=${beta}`, `node ${g.nodeLabel(n)}`);
       }
       nodes.push(makeNode('Add', [mmOut, cname], [out], g.fresh(`${base}_Add`)));
     }
-    g.replace(n, nodes);
+    g.nodes.splice(index, 0, ...nodes);
   }
   g.pruneUnusedInits();
 }

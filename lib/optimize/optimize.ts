@@ -183,11 +183,22 @@ export async function optimize(input: Uint8Array, o: OptimizeOptions): Promise<{
   const original = Buffer.from(input);
   // The original must run: it is the reference for every figure.
   const refFeeds = o.validation?.inputs ?? syntheticFeeds(g.model, 2);
-  const refOut = await outputsOf(original, refFeeds);
   const notes: string[] = [];
   const opsetFrom = g.opset();
   const wantsOpset13 = !!(o.int8?.perChannel && o.int8.mode === 'static');
   normalize(g, wantsOpset13 ? 13 : 11);
+  // The reference: the original as given, or — when this ONNX Runtime cannot run it (opset < 7
+  // ops such as Gemm-6) — the normalised fp32 model, which computes the same function.
+  let reference: Buffer = original;
+  let refOut: Record<string, NamedTensor>;
+  try {
+    refOut = await outputsOf(original, refFeeds);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    reference = encodeModel(g.model);
+    refOut = await outputsOf(reference, refFeeds);
+    notes.push(`the original (opset ${opsetFrom}) does not load in ONNX Runtime (${(e as Error).message.split('\n')[0].slice(0, 120)}); figures of "original" are those of the same model raised to opset ${g.opset()}`);
+  }
   const steps: OptimizeReport['steps'] = { normalized: { opsetFrom, opsetTo: g.opset() } };
   progress(0.05, 'normalised');
 
@@ -227,11 +238,13 @@ export async function optimize(input: Uint8Array, o: OptimizeOptions): Promise<{
     let ranges: Map<string, { min: number; max: number }> | undefined;
     if (o.int8.mode === 'static' && !fixedRange) {
       const tensors = activationTensors(g);
-      const acts = await collectActivations(encodeModel(g.model), tensors, o.calibration!.inputs);
+      const feeds = o.calibration!.inputs;
+      const internal = tensors.filter((t) => !feeds[t]);
+      const acts = internal.length ? await collectActivations(encodeModel(g.model), internal, feeds) : {};
       ranges = new Map(tensors.map((t) => {
         let min = Infinity;
         let max = -Infinity;
-        for (const v of acts[t].data) { if (v < min) min = v; if (v > max) max = v; }
+        for (const v of (feeds[t] ?? acts[t]).data) { if (v < min) min = v; if (v > max) max = v; }
         return [t, { min, max }];
       }));
     }
@@ -258,7 +271,7 @@ export async function optimize(input: Uint8Array, o: OptimizeOptions): Promise<{
     maxAbsDiff[name] = m;
   }
   progress(0.7, 'measuring the original');
-  const origFig = await figures(original, o, refOut);
+  const origFig = await figures(reference, o, refOut);
   progress(0.85, 'measuring the optimised model');
   const optFig = await figures(optimized, o, newOut);
   progress(1, 'done');

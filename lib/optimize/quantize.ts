@@ -6,7 +6,8 @@
  * Only the patterns ONNX Runtime runs with its int8 kernels are emitted (../shared/NOTES.md):
  * - dynamic MatMul: DynamicQuantizeLinear → MatMulInteger → Cast → Mul(x_scale · w_scale)
  *   (fused by ORT into DynamicQuantizeMatMul); the bias Add stays float after it.
- * - dynamic Conv: DynamicQuantizeLinear → ConvInteger → Cast → Mul → Add(bias).
+ * - dynamic Conv: DynamicQuantizeLinear → ConvInteger → Cast → Mul → Add(bias) (uint8 weights with
+ *   zero point 128: ORT 1.17's ConvInteger has no int8-weight kernel).
  * - static MatMul / Conv: QuantizeLinear → DequantizeLinear on the activation, DequantizeLinear on
  *   the int8 weight, and the output pair QuantizeLinear → DequantizeLinear (fused by ORT into
  *   QLinearMatMul / QLinearConv). Never a QDQ MatMul without its output pair, never weight-only.
@@ -193,14 +194,19 @@ const conv: QuantHandler = {
   },
   dynamic(ctx, n) {
     const { g } = ctx;
-    const { w, qw, qname, perChannel } = quantWeight(ctx, n, 0);
+    // ONNX Runtime 1.17 implements ConvInteger for uint8 weights only: the symmetric int8 values
+    // are stored shifted by 128 with zero point 128 (the same numbers).
+    const { w, qw, qname: q8, perChannel } = quantWeight(ctx, n, 0);
+    const qname = g.fresh(`${w.name}_quantized_u8`);
+    g.setInit(qname, 'uint8', w.dims, Uint8Array.from(qw.q, (v) => v + 128));
+    g.removeInit(q8);
     const M = w.dims[0];
     const spatial = w.dims.length - 2;
     const [xq, xs, xz] = dynamicInput(ctx, n.input![0]);
     const ws = g.fresh(`${w.name}_scale`);
     const wz = g.fresh(`${w.name}_zero_point`);
     g.setFloat(ws, perChannel ? [M, ...Array(spatial).fill(1)] : [], qw.scales);
-    g.setInit(wz, 'int8', perChannel ? [M] : [], new Int8Array(perChannel ? M : 1));
+    g.setInit(wz, 'uint8', perChannel ? [M] : [], new Uint8Array(perChannel ? M : 1).fill(128));
     const y = n.output![0];
     const base = n.name || y;
     const i32 = g.fresh(`${y}_int32`);

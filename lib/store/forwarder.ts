@@ -439,7 +439,11 @@ export class StoreForwarder<T> {
   private onAckTimer(): void {
     this.ackTimer = null;
     const first = this.inFlight.entries().next();
-    if (first.done) return;
+    if (first.done) {
+      // what was in flight was dropped by the capacity policy: keep probing while down
+      if (!this.healthy) this.scheduleProbe();
+      return;
+    }
     const [id, sentAt] = first.value;
     if (this.clock.now() - sentAt < this.ackTimeoutMs) {
       this.armAckTimer();

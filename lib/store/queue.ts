@@ -391,8 +391,10 @@ export class DurableQueue {
   /** Drop rows (oldest first) while `stop(row)` is false; returns ids dropped. */
   private dropHead(stop: (row: { id: number; ts: number; bytes: number }) => boolean): number[] {
     const out: number[] = [];
+    // usually only a few rows go per commit: read a few, and more only when they all went
+    let batch = 8;
     for (;;) {
-      const rows = this.st.oldestRows.all(512) as Array<{ id: number; ts: number; bytes: number }>;
+      const rows = this.st.oldestRows.all(batch) as Array<{ id: number; ts: number; bytes: number }>;
       if (!rows.length) break;
       let last = -1;
       let halted = false;
@@ -407,7 +409,8 @@ export class DurableQueue {
         last = row.id;
       }
       if (last >= 0) this.st.deleteUpTo.run(last);
-      if (halted || rows.length < 512) break;
+      if (halted || rows.length < batch) break;
+      batch = Math.min(batch * 4, 4096);
     }
     return out;
   }

@@ -58,7 +58,7 @@ function nonNegative(value: unknown, property: string, fallback: number): number
 }
 
 /** Read msg.ack: one id or an array of ids (positive integers, numeric strings accepted). */
-export function readAckIds(ack: unknown): number[] {
+function readAckIds(ack: unknown): number[] {
   const list = Array.isArray(ack) ? ack : [ack];
   return list.map((v, i) => {
     const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;

@@ -48,6 +48,7 @@ class LatencyWindow {
 export = function register(RED: NodeAPI): void {
   function MultitaskInfer(this: Node, config: MultitaskInferDef) {
     RED.nodes.createNode(this, config);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED node constructors keep `this` for callbacks
     const node = this;
     const modelNode = RED.nodes.getNode(config.model) as any;
     let configError: string | undefined;
@@ -187,8 +188,10 @@ export = function register(RED: NodeAPI): void {
         return;
       }
       // a record (or a sequence of records)
-      await modelNode.ready;
-      if (!holder.current) throw new Error('no model loaded yet: send a model message or set a file in the onnx-model node');
+      await modelNode.ready.catch(() => undefined);
+      if (!holder.current) {
+        throw modelNode.loadError ?? new Error('no model loaded yet: send a model message or set a file in the onnx-model node');
+      }
       const m = holder.acquire();
       let mapped;
       try {

@@ -35,6 +35,7 @@ export = function register(RED: NodeAPI): void {
 
   function OnnxModelConfig(this: OnnxModelNode, config: OnnxModelDef) {
     RED.nodes.createNode(this, config);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED node constructors keep `this` for callbacks
     const node = this;
     node.users = new Set();
     try {

@@ -88,7 +88,7 @@ export = function register(RED: NodeAPI): void {
       if (!settings) throw configError ?? new Error('physics-augment is not configured');
       if (msg.control !== undefined) {
         if (msg.control === 'stats') {
-          send([null, { control: 'stats', payload: { ...stats, notEmittedByRule: { ...stats.notEmittedByRule }, count: settings.count, seed: settings.seed, rules: settings.augmenter.ruleIds } }]);
+          send([null, { control: 'stats', payload: { ...stats, notEmittedByRule: { ...stats.notEmittedByRule }, count: settings.count, seed: settings.seed, rules: settings.augmenter.ruleIds.slice() } }]);
         } else if (msg.control === 'reset') {
           Object.assign(stats, { received: 0, requested: 0, emitted: 0, notEmitted: 0, errors: 0, notEmittedByRule: {} });
           lastRejectedRule = null;
@@ -144,23 +144,26 @@ export = function register(RED: NodeAPI): void {
         lastRejectedRule = rule;
       }
 
+      // Shallow copies: Node-RED's send() deep-clones every message of one call except the first, and
+      // the first augmented message is sent before the original (which is then cloned), so no two
+      // messages downstream share an object.
       const { payload: _payload, _msgid: _id, seed: _seed, ...rest } = msg;
       const toPayload = (p: Sample) => (curveTopic !== null ? p[curveTopic] : p);
       let augmented: Array<Record<string, unknown>> = [];
       if (s.output === 'each') {
         augmented = result.samples.map((a) => ({
-          ...RED.util.cloneMessage(rest),
+          ...rest,
           _msgid: RED.util.generateId(),
           payload: toPayload(a.payload),
-          augmented: { seed: a.seed, rules: s.augmenter.ruleIds, index: a.index, messageSeed },
+          augmented: { seed: a.seed, rules: s.augmenter.ruleIds.slice(), index: a.index, messageSeed },
         }));
       } else if (result.samples.length > 0) {
         augmented = [{
-          ...RED.util.cloneMessage(rest),
+          ...rest,
           _msgid: RED.util.generateId(),
           payload: result.samples.map((a) => toPayload(a.payload)),
           augmented: {
-            seed: messageSeed, rules: s.augmenter.ruleIds, seeds: result.samples.map((a) => a.seed),
+            seed: messageSeed, rules: s.augmenter.ruleIds.slice(), seeds: result.samples.map((a) => a.seed),
             requested: result.requested, emitted: result.samples.length, notEmitted: result.rejected,
           },
         }];

@@ -16,6 +16,7 @@ const STATUS_DELAY_MS = 250;
 export = function register(RED: NodeAPI): void {
   function SensorWindowNode(this: Node, def: SensorWindowDef) {
     RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the node, used in closures
     const node = this;
     let windows: SensorWindows | null = null;
     let configError: Error | null = null;

@@ -133,3 +133,35 @@ describe('dual-fusion node', () => {
     assert.ok(errors.some((a: any[]) => /weights must sum to 1/.test(String(a[0].msg))), 'node.error at deploy');
   });
 });
+
+describe('dual-fusion example flow', () => {
+  before(startServer);
+  afterEach(() => helper.unload());
+  after(stopServer);
+
+  it('examples/steel-thickness-fusion.json loads and fuses the simulated gauges within a few seconds', async () => {
+    const flow: any[] = require('../../examples/steel-thickness-fusion.json');
+    const tab = flow.find((n) => n.type === 'tab');
+    assert.ok(flow.every((n) => n.type === 'tab' || n.z === tab.id), 'one tab');
+    assert.ok(flow.some((n) => n.type === 'comment'));
+    const fusion = flow.find((n) => n.type === 'dual-fusion');
+    const nodes = flow.map((n) => (n.id === fusion.id ? { ...n, wires: [...n.wires.map((w: string[]) => [...w]), []] } : n));
+    const tapped = nodes.find((n) => n.id === fusion.id);
+    tapped.wires[0].push('tap-fused');
+    tapped.wires[1].push('tap-events');
+    nodes.push({ id: 'tap-fused', type: 'helper', z: tab.id }, { id: 'tap-events', type: 'helper', z: tab.id });
+    const core = ['common/20-inject.js', 'function/10-function.js', 'common/21-debug.js', 'common/90-comment.js'].map((f) => require(`@node-red/nodes/core/${f}`));
+    await helper.load([dualFusion, ...core], nodes);
+    const fused: any[] = [];
+    helper.getNode('tap-fused').on('input', (m: any) => fused.push(m));
+    await new Promise<void>((resolve, reject) => {
+      const started = Date.now();
+      const poll = () => (fused.length >= 3 ? resolve() : Date.now() - started > 8000 ? reject(new Error(`only ${fused.length} fused records`)) : setTimeout(poll, 20));
+      poll();
+    });
+    for (const m of fused) {
+      assert.equal(typeof m.payload.thickness, 'number');
+      assert.ok(Math.abs(m.payload.thickness - m.truth) < 0.05);
+    }
+  });
+});

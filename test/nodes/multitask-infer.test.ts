@@ -224,6 +224,29 @@ describe('multitask-infer node', () => {
     assert.match(h.outputs[1][0].payload.reason, /maps 2 fields, the model takes 3 features/);
   });
 
+  it('serves the model signature to the editor (file path and deployed model)', async () => {
+    const h = await load();
+    await ready(h);
+    const file = await helper.request().get('/onnx-model/signature').query({ path: path.join(dir, 'v1.onnx') }).expect(200);
+    assert.equal(file.body.name, 'fixture-turbine');
+    assert.equal(file.body.version, 1);
+    assert.deepEqual(file.body.features, ['speed', 'vibration']);
+    assert.equal(file.body.sequenceLength, 2);
+    assert.deepEqual(file.body.inputs, [{ name: 'x', dims: [-1, 2, 2] }]);
+    assert.deepEqual(file.body.heads.map((x: any) => x.task), ['state', 'performance', 'faults']);
+    assert.equal(file.body.sha256, sha(v1Bytes));
+    h.send({ payload: Buffer.from(v2Bytes) });
+    await h.until(() => h.outputs[1].length === 1);
+    const live = await helper.request().get('/onnx-model/cfg/signature').expect(200);
+    assert.equal(live.body.version, 2);
+    assert.equal(live.body.runIn, 'main');
+    assert.equal(live.body.users, 1);
+    assert.equal(live.body.restorable, 1);
+    const missing = await helper.request().get('/onnx-model/signature').query({ path: path.join(dir, 'nope.onnx') }).expect(400);
+    assert.match(missing.body.error, /ENOENT/);
+    await helper.request().get('/onnx-model/nothing/signature').expect(404);
+  });
+
   it('shows a config error at deploy and reports it per message', async () => {
     const h = await load({ maxBatch: 'x' });
     assert.match(statusText(h), /maxBatch/);
@@ -240,5 +263,48 @@ describe('multitask-infer node', () => {
     await h.until(() => h.caught.length === 1);
     assert.match(h.caught[0].error.message, /ONNX/i);
     assert.match(statusText(h), /model:/);
+    // a model message recovers the node
+    h.send({ payload: Buffer.from(v1Bytes) });
+    await h.until(() => h.outputs[1].length === 1);
+    assert.equal(h.outputs[1][0].payload.event, 'installed');
+    h.send({ payload: [recs[0], recs[1]] });
+    await h.until(() => h.outputs[0].length === 1);
+    checkAnswer(h.outputs[0][0], v1, recs.slice(0, 2));
+  });
+});
+
+describe('examples/gas-turbine-multitask.json', () => {
+  before(startServer);
+  afterEach(() => helper.unload());
+  after(stopServer);
+
+  it('deploys as shipped and answers within a few seconds with the packaged model', async function () {
+    this.timeout(15000);
+    const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '../../examples/gas-turbine-multitask.json'), 'utf8'));
+    const summary = flow.find((n: any) => n.id === 'mti_summary');
+    summary.wires[0].push('probe');
+    const infer = flow.find((n: any) => n.id === 'mti_infer');
+    infer.wires[1].push('events');
+    flow.push({ id: 'probe', type: 'helper', z: 'mti_tab' }, { id: 'events', type: 'helper', z: 'mti_tab' });
+    const core = (p: string) => require(`@node-red/nodes/core/${p}`);
+    const sensorWindow = require('../../nodes/sensor-window/sensor-window');
+    await helper.load([core('common/20-inject.js'), core('function/10-function.js'), core('common/21-debug.js'), core('common/90-comment.js'), sensorWindow, modelNode, inferNode], flow);
+    const got: any[] = [];
+    const events: any[] = [];
+    helper.getNode('probe').on('input', (m: any) => got.push(m));
+    helper.getNode('events').on('input', (m: any) => events.push(m));
+    const start = Date.now();
+    while (got.length < 2 && Date.now() - start < 10000) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(got.length >= 2, 'the debug node got answers');
+    const p = got[0].payload;
+    assert.match(p.state, /^(normal|sub-healthy|warning|fault) \(\d+ %\)$/);
+    assert.match(p.efficiency, /^\d+\.\d %$/);
+    assert.match(p.power, / MW$/);
+    assert.match(p.model, /^gas-turbine-multitask v\d+$/);
+    helper.getNode('mti_stats').receive({});
+    const t = Date.now();
+    while (events.length < 1 && Date.now() - t < 3000) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(events[0].control, 'stats');
+    assert.equal(events[0].payload.errors, 0);
   });
 });

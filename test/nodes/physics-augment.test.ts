@@ -30,6 +30,10 @@ describe('physics-augment node', () => {
     assert.equal(h.outputs[1].length, 1);
     assert.deepEqual(h.outputs[1][0].payload, real());
     assert.equal(h.outputs[1][0].augmented, undefined);
+    // no two messages downstream share an object (a downstream change to one cannot reach another)
+    assert.notEqual(h.outputs[0][0].labels, h.outputs[0][1].labels);
+    assert.notEqual(h.outputs[0][0].labels, h.outputs[1][0].labels);
+    assert.notEqual(h.outputs[0][0].augmented.rules, h.outputs[0][1].augmented.rules);
     const ids = new Set(h.outputs[0].map((m) => m._msgid));
     assert.equal(ids.size, 10);
     h.outputs[0].forEach((m, i) => {
@@ -84,12 +88,16 @@ describe('physics-augment node', () => {
     const h = await loadNode(physicsAugment, config({ rules, count: '3' }), 2);
     const curve = Array.from({ length: 50 }, (_, i) => 95 + i * 0.2);
     h.send({ payload: curve, topic: 'temperature', sampleRate: 1, timestamp: 1000 });
-    await h.until(() => h.completed.length === 1);
-    assert.equal(h.outputs[0].length, 3);
+    h.send({ payload: Float64Array.from(curve), topic: 'temperature', timestamps: curve.map((_, i) => 1000 + i * 1000) });
+    await h.until(() => h.completed.length === 2);
+    assert.equal(h.outputs[0].length, 6);
+    // the typed-array copy of the same curve gets the next message seed: other drifts, same constraints
+    assert.notDeepEqual(h.outputs[0][0].payload, h.outputs[0][3].payload);
+    assert.equal(h.outputs[0][3].timestamps.length, 50);
     for (const m of h.outputs[0]) {
       assert.equal(m.topic, 'temperature');
-      assert.equal(m.sampleRate, 1);
-      assert.equal(m.timestamp, 1000);
+      if (m.timestamps === undefined) assert.equal(m.sampleRate, 1);
+      assert.ok(m.timestamp === 1000 || m.timestamps[0] === 1000);
       assert.equal(m.payload.length, 50);
       m.payload.forEach((v: number, i: number) => {
         assert.ok(Math.abs(v - curve[i]) <= 2 + 1e-9);
@@ -169,5 +177,44 @@ describe('physics-augment node', () => {
     assert.ok(block, 'DEFAULT_RULES block in the editor');
     const editorDefaults = new Function(`${block[1]}; return DEFAULT_RULES;`)();
     assert.deepEqual(editorDefaults, JSON.parse(JSON.stringify(REACTOR_DEFAULT_RULES)));
+  });
+
+  it('the example flow produces augmented and real records within seconds of deploy', async () => {
+    const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '../../examples/chemical-reactor-augment.json'), 'utf8'));
+    assert.equal(flow.filter((n: any) => n.type === 'tab').length, 1);
+    const types = new Set(flow.map((n: any) => n.type));
+    for (const t of types) assert.ok(['tab', 'comment', 'inject', 'function', 'debug', 'physics-augment'].includes(t as string), `unexpected node type ${t}`);
+    // debug nodes become helper nodes so the test sees what they would show
+    // (the periodic stats request is left out: the test asks for stats itself once records arrived)
+    const testFlow = flow.filter((n: any) => n.id !== 'aug-stats').map((n: any) => (n.type === 'debug' ? { id: n.id, z: n.z, type: 'helper' } : n));
+    assert.ok(flow.some((n: any) => n.id === 'aug-stats' && n.props[0].p === 'control' && n.props[0].v === 'stats'));
+    await helper.load([
+      physicsAugment,
+      require('@node-red/nodes/core/common/20-inject.js'),
+      require('@node-red/nodes/core/function/10-function.js'),
+      require('@node-red/nodes/core/common/90-comment.js'),
+    ], testFlow);
+    const augmented: any[] = [];
+    const realOut: any[] = [];
+    helper.getNode('aug-debug-augmented').on('input', (m: any) => augmented.push(m));
+    helper.getNode('aug-debug-real').on('input', (m: any) => realOut.push(m));
+    let asked = false;
+    await new Promise<void>((resolve, reject) => {
+      const start = Date.now();
+      const tick = () => {
+        if (augmented.length >= 5 && realOut.length >= 1 && !asked) {
+          asked = true;
+          helper.getNode('aug-node').receive({ control: 'stats' });
+        }
+        if (realOut.some((m) => m.control === 'stats')) return resolve();
+        if (Date.now() - start > 8000) return reject(new Error(`example: ${augmented.length} augmented, ${realOut.length} on output 2`));
+        setTimeout(tick, 20);
+      };
+      tick();
+    });
+    assert.ok(augmented.every((m) => m.augmented && typeof m.augmented.seed === 'number' && m.topic === 'R-101'));
+    assert.ok(realOut.some((m) => m.payload && typeof m.payload.temperature === 'number' && m.augmented === undefined));
+    const stats = realOut.find((m) => m.control === 'stats');
+    assert.ok(stats.payload.received >= 1 && stats.payload.emitted >= 5);
   });
 });

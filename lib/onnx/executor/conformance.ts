@@ -1,8 +1,8 @@
 /**
- * Runs ONNX's backend test cases (libonnx-testdata: <case>/model.onnx and
- * (libonnx-testdata: each case is model.onnx plus test_data_set_N directories of input_K.pb and
- * output_K.pb) through the executor and compares with the expected outputs: |a − b| ≤ atol + rtol·|b|
- * element-wise (NaN matches NaN, ±∞ must be equal).
+ * Runs ONNX's backend test cases (libonnx-testdata: each case is model.onnx plus test_data_set_N
+ * directories of input_K.pb and output_K.pb) through the executor and compares with the expected
+ * outputs: |a − b| ≤ atol + rtol·|b| element-wise (NaN matches NaN, ±∞ must be equal).
+ * A case the executor does not claim to run is *excluded* with the reason (unsupported op, a
  * data type tfjs lacks, training mode, random op); everything else passes or fails.
  */
 import * as fs from 'fs';

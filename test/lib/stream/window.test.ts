@@ -6,16 +6,6 @@ import { exactStats, fsum, close } from './exact';
 
 const ALL: Statistic[] = [...STATISTICS];
 
-function assertStats(win: SignalWindow, xs: ArrayLike<number>, tol: number, what = ''): void {
-  const got = win.statistics();
-  const want = exactStats(xs);
-  for (const s of win.stats) {
-    const g = got[s] as number;
-    const w = want[s];
-    assert.ok(close(g, w, tol), `${what} ${s}: got ${g}, exact ${w} (n=${xs.length})`);
-  }
-}
-
 describe('lib/stream SignalWindow', () => {
   describe('statistics against an exact recomputation', () => {
     it('matches for random data, count windows of random size and random batch splits', () => {

@@ -60,7 +60,12 @@ export const activationOps: Record<string, OpFn> = {
   PRelu: (inputs, _a, ctx) => {
     const { tf } = ctx;
     const x = need(inputs, 0, ctx);
-    const slope = need(inputs, 1, ctx);
+    let slope = need(inputs, 1, ctx);
+    const xs = x.shape as number[];
+    // opset < 7 slopes are per channel (axis 1) when they do not broadcast numpy-style
+    if (slope.rank === 1 && x.rank >= 2 && slope.size === xs[1] && slope.size !== xs[x.rank - 1] && slope.size !== 1) {
+      slope = slope.reshape([slope.size, ...Array(x.rank - 2).fill(1)]);
+    }
     return [tf.add(tf.relu(x), tf.mul(slope, tf.minimum(x, 0)))];
   },
   Softmax: softmaxLike((x, { tf }) => tf.softmax(x)),

@@ -1,0 +1,222 @@
+/**
+ * multitask-infer benchmark: per-message cost in a running flow against raw ONNX Runtime
+ * session.run on the same model plus Node-RED's own per-message cost (a pass-through node in the
+ * same harness); micro-batching against batch 1 under load; and a model of the paper's edge size
+ * (~4 M parameters) at 20 messages/s on the main thread and in a worker thread, with the event
+ * loop's delay measured beside.
+ *
+ *   npx tsx bench/multitask-infer.ts          (full: about a minute)
+ *   BENCH_QUICK=1 npx tsx bench/multitask-infer.ts   (seconds)
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { monitorEventLoopDelay } from 'perf_hooks';
+import type * as OrtApi from 'onnxruntime-common';
+import { loadNode, startServer, stopServer, helper, type Harness } from '../test/support/harness';
+import passThrough = require('../test/support/pass-through-node');
+import inferNode = require('../nodes/multitask-infer/multitask-infer');
+import modelNode = require('../nodes/onnx-model/onnx-model');
+import { buildGraph, headMetadata, SEQUENCE_LENGTH } from '../tools/build-turbine-model';
+import { FEATURES, turbineDataset } from '../tools/turbine-sim';
+
+const ort: typeof OrtApi = require('onnxruntime-node');
+const QUICK = process.env.BENCH_QUICK === '1';
+const N = QUICK ? 300 : 3000;
+const LOAD_N = QUICK ? 600 : 5000;
+const RATE_SECONDS = QUICK ? 3 : 15;
+const EDGE_BURST_N = QUICK ? 200 : 1000;
+
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const q = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+};
+const fmt = (v: number, d = 3) => v.toFixed(d).padStart(9);
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-mti-'));
+const records = turbineDataset(11, 64, SEQUENCE_LENGTH).flatMap((s) => s.records);
+const rec = (i: number) => records[i % records.length];
+
+function edgeModel(): string {
+  // ~4 M parameters: trunk 6→512 per step, LSTM 512, GRU 512, graph conv 16, fault dense 64
+  const b = buildGraph(3, SEQUENCE_LENGTH, { trunk: 512, state: 512, perf: 512, graph: 16, fault: 64 });
+  const m = b.build({
+    name: 'turbine-edge-4M',
+    feature_names: JSON.stringify(FEATURES),
+    sequence_length: String(SEQUENCE_LENGTH),
+    normalization: JSON.stringify({ type: 'zscore', mean: [17, 9500, 4.5, 3.3, 1.1, 17], std: [2, 600, 1, 0.5, 0.3, 10] }),
+    heads: JSON.stringify(headMetadata({ pmean: [35, 17, 560], pstd: [2, 5, 40] })),
+  });
+  const file = path.join(dir, 'edge.onnx');
+  m.save(file);
+  console.log(`edge-size model: ${m.parameterCount().toLocaleString()} parameters, ${(fs.statSync(file).size / 1e6).toFixed(1)} MB`);
+  return file;
+}
+
+function smallModel(): string {
+  const shipped = path.join(__dirname, '..', 'models', 'turbine-multitask.onnx');
+  if (fs.existsSync(shipped)) return shipped;
+  const m = buildGraph(7).build({
+    name: 'turbine-untrained',
+    feature_names: JSON.stringify(FEATURES),
+    sequence_length: String(SEQUENCE_LENGTH),
+    heads: JSON.stringify(headMetadata({ pmean: [35, 17, 560], pstd: [2, 5, 40] })),
+  });
+  const file = path.join(dir, 'small.onnx');
+  m.save(file);
+  return file;
+}
+
+/** Raw session.run at batch 1 on a normalised window, same thread options as the node (1 thread). */
+async function rawRun(file: string, n: number): Promise<number[]> {
+  const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+  const data = new Float32Array(SEQUENCE_LENGTH * FEATURES.length).map((_, i) => ((i % 7) - 3) / 3);
+  const times: number[] = [];
+  for (let i = 0; i < n + 50; i++) {
+    const t = now();
+    await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', data, [1, SEQUENCE_LENGTH, FEATURES.length]) });
+    if (i >= 50) times.push(now() - t);
+  }
+  await s.release();
+  return times;
+}
+
+/** One message at a time through the node under test: per-message latency (send → answer at the wired node). */
+async function closedLoop(h: Harness, n: number): Promise<number[]> {
+  const times: number[] = [];
+  const out = helper.getNode('out0');
+  let arrived: (() => void) | undefined;
+  const onOut = () => arrived?.();
+  out.on('input', onOut);
+  for (let i = 0; i < n + 50; i++) {
+    const t = now();
+    await new Promise<void>((resolve) => {
+      arrived = resolve;
+      h.send({ payload: { ...rec(i) } });
+    });
+    if (i >= 50) times.push(now() - t);
+  }
+  out.removeListener('input', onOut);
+  h.outputs[0].length = 0;
+  return times;
+}
+
+/** Everything at once (a burst of n): messages/s until the last answer. */
+async function burst(h: Harness, n: number): Promise<number> {
+  h.outputs[0].length = 0;
+  const t = now();
+  for (let i = 0; i < n; i++) h.send({ payload: { ...rec(i) } });
+  await h.until(() => h.outputs[0].length + h.caught.length >= n, 120_000);
+  if (h.caught.length) throw new Error(`errors in burst: ${h.caught[0].error.message}`);
+  return n / ((now() - t) / 1000);
+}
+
+/** Messages at a fixed rate for `seconds`: latency of each, and the event loop's delay meanwhile. */
+async function atRate(h: Harness, rate: number, seconds: number): Promise<{ p50: number; p99: number; max: number; loopP99: number; loopMax: number; answered: number }> {
+  h.outputs[0].length = 0;
+  const sentAt = new Map<number, number>();
+  const lat: number[] = [];
+  const out = helper.getNode('out0');
+  const onOut = (m: any) => lat.push(now() - sentAt.get(m.seq)!);
+  out.on('input', onOut);
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const total = Math.round(rate * seconds);
+  let i = 0;
+  await new Promise<void>((resolve) => {
+    const start = now();
+    const tick = () => {
+      const due = Math.floor(((now() - start) / 1000) * rate) + 1;
+      while (i < Math.min(due, total)) {
+        sentAt.set(i, now());
+        h.send({ payload: { ...rec(i) }, seq: i });
+        i++;
+      }
+      if (i >= total) return resolve();
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  await h.until(() => lat.length + h.caught.length >= total, 60_000);
+  loop.disable();
+  out.removeListener('input', onOut);
+  return { p50: q(lat, 0.5), p99: q(lat, 0.99), max: Math.max(...lat), loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6, answered: lat.length };
+}
+
+async function inferFlow(file: string, node: Record<string, unknown>, runIn: string): Promise<Harness> {
+  const h = await loadNode([modelNode, inferNode], { type: 'multitask-infer', model: 'cfg', partial: 'pad', maxPending: 100000, ...node }, 2, [
+    { id: 'cfg', type: 'onnx-model', path: file, runIn, maxQueue: 100000 },
+  ]);
+  h.send({ control: 'stats' });
+  await h.until(() => h.outputs[1].length === 1, 60_000);
+  return h;
+}
+
+async function main(): Promise<void> {
+  console.log(`multitask-infer benchmark${QUICK ? ' (BENCH_QUICK)' : ''} — node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0].model}`);
+  const small = smallModel();
+  console.log(`model: ${path.relative(process.cwd(), small)} (${(fs.statSync(small).size / 1e3).toFixed(0)} kB)`);
+  await startServer();
+
+  // 1. per-message cost at batch 1: raw run, pass-through, multitask-infer
+  const raw = await rawRun(small, N);
+  let h = await loadNode(passThrough, { type: 'pass-through' });
+  const pass = await closedLoop(h, N);
+  await helper.unload();
+  h = await inferFlow(small, { maxBatch: 1 }, 'main');
+  const b1 = await closedLoop(h, N);
+  await helper.unload();
+  h = await inferFlow(small, { maxBatch: 1 }, 'worker');
+  const b1Worker = await closedLoop(h, N);
+  await helper.unload();
+
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const bound = mean(raw) + mean(pass);
+  console.log(`\n1) batch 1, one message at a time (${N} messages, ms)      mean      p50      p99`);
+  console.log(`   raw ONNX Runtime session.run (batch 1)          ${fmt(mean(raw))}${fmt(q(raw, 0.5))}${fmt(q(raw, 0.99))}`);
+  console.log(`   pass-through node (Node-RED per message)        ${fmt(mean(pass))}${fmt(q(pass, 0.5))}${fmt(q(pass, 0.99))}`);
+  console.log(`   raw + pass-through                              ${fmt(bound)}`);
+  console.log(`   multitask-infer, batch 1                        ${fmt(mean(b1))}${fmt(q(b1, 0.5))}${fmt(q(b1, 0.99))}`);
+  console.log(`   multitask-infer, batch 1, worker thread         ${fmt(mean(b1Worker))}${fmt(q(b1Worker, 0.5))}${fmt(q(b1Worker, 0.99))}`);
+  console.log(`   ratio multitask-infer (main thread) / (raw + pass-through): mean ${(mean(b1) / bound).toFixed(2)}, p50 ${(q(b1, 0.5) / (q(raw, 0.5) + q(pass, 0.5))).toFixed(2)} (goal ≤ 1.10)`);
+
+  // 2. bursts: batch 1 against micro-batching, small and edge-size model
+  const edge = edgeModel();
+  console.log(`\n2) under load: a burst of messages, main thread          msg/s   batch 1   micro-batching (≤32, 2 ms)   gain   last batch sizes`);
+  for (const [label, file, n] of [['small model', small, LOAD_N], ['edge-size model', edge, EDGE_BURST_N]] as const) {
+    h = await inferFlow(file, { maxBatch: 1 }, 'main');
+    const one = await burst(h, n);
+    await helper.unload();
+    h = await inferFlow(file, { maxBatch: 32, maxWait: 2 }, 'main');
+    const many = await burst(h, n);
+    h.send({ control: 'stats' });
+    await h.until(() => h.outputs[1].length === 2);
+    const sizes = h.outputs[1][1].payload.recentBatchSizes as number[];
+    await helper.unload();
+    console.log(`   ${(label + ` (${n} messages)`).padEnd(48)}      ${one.toFixed(0).padStart(8)}   ${many.toFixed(0).padStart(10)}                  ${(many / one).toFixed(2)}×   ${sizes.slice(-4).join(', ')}`);
+  }
+  console.log('   goal: micro-batching beats batch 1 in messages/s under load');
+
+  // 3. edge-size model at 20 messages/s: main thread vs worker thread
+  const rawEdge = await rawRun(edge, QUICK ? 20 : 100);
+  console.log(`\n3) edge-size model at 20 msg/s for ${RATE_SECONDS} s (ms)     latency p50   p99    max  | event-loop delay p99   max`);
+  console.log(`   raw session.run batch 1: p50 ${q(rawEdge, 0.5).toFixed(2)} ms, p99 ${q(rawEdge, 0.99).toFixed(2)} ms`);
+  for (const runIn of ['main', 'worker']) {
+    h = await inferFlow(edge, { maxBatch: 1 }, runIn);
+    const r = await atRate(h, 20, RATE_SECONDS);
+    console.log(`   ${runIn.padEnd(6)} thread (${r.answered} answered)            ${fmt(r.p50, 2)}${fmt(r.p99, 2)}${fmt(r.max, 2)}  |          ${fmt(r.loopP99, 2)}${fmt(r.loopMax, 2)}`);
+    await helper.unload();
+  }
+  console.log('   goal: p99 ≤ 15 ms at 20 msg/s with the event loop responsive');
+  await stopServer();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
