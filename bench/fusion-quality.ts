@@ -189,9 +189,9 @@ async function nodeRates(pairs: number, records: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const nAcc = QUICK ? 5_000 : 100_000;
-  const nLib = QUICK ? 20_000 : 500_000;
-  const nNode = QUICK ? 2_000 : 20_000;
+  const nAcc = QUICK ? 3_000 : 100_000;
+  const nLib = QUICK ? 10_000 : 500_000;
+  const nNode = QUICK ? 500 : 20_000;
   console.log(`fusion-quality bench${QUICK ? ' (quick)' : ''}, Node ${process.version}`);
   accuracy(gauges(nAcc, 1), 500);
   const g = gauges(nLib, 2);

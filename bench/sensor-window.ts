@@ -7,7 +7,7 @@
  */
 import { SignalWindow, type Statistic } from '../lib/stream/window';
 import { SeededRandom } from '../lib/util/random';
-import { loadNode, startServer, stopServer, helper, type Harness } from '../test/support/harness';
+import { startServer, stopServer, helper } from '../test/support/harness';
 import sensorWindow = require('../nodes/sensor-window/sensor-window');
 import passThrough = require('../test/support/pass-through-node');
 
@@ -51,37 +51,79 @@ function libRate(data: Float64Array, stats: Statistic[], kind: 'time' | 'count',
   return n / s;
 }
 
-/** Send messages with at most `inFlight` unfinished; resolve with messages/s once all are done or caught. */
-async function pump(h: Harness, make: (k: number) => Record<string, unknown>, from: number, to: number, inFlight = 200): Promise<number> {
-  const base = h.completed.length + h.caught.length;
+interface Under {
+  node: any;
+  done: number;
+  caught: number;
+  firstError: string | null;
+}
+
+/**
+ * One flow holding every node to compare, each with its own output helper and its own Catch and
+ * Complete nodes (as in test/support/harness.ts), so rounds can alternate between them under the
+ * same conditions. Counters instead of stored messages keep memory flat.
+ */
+async function loadFlow(modules: unknown[], configs: Record<string, Record<string, unknown>>): Promise<Record<string, Under>> {
+  const flow: Record<string, unknown>[] = [{ id: 'f1', type: 'tab', label: 'bench' }];
+  for (const [id, config] of Object.entries(configs)) {
+    flow.push({ ...config, id, z: 'f1', wires: [[`${id}_out`]] });
+    flow.push({ id: `${id}_out`, type: 'helper', z: 'f1' });
+    flow.push({ id: `${id}_catch`, type: 'catch', z: 'f1', scope: [id], uncaught: false, wires: [[`${id}_caught`]] });
+    flow.push({ id: `${id}_caught`, type: 'helper', z: 'f1' });
+    flow.push({ id: `${id}_complete`, type: 'complete', z: 'f1', scope: [id], uncaught: false, wires: [[`${id}_done`]] });
+    flow.push({ id: `${id}_done`, type: 'helper', z: 'f1' });
+  }
+  const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+  const completeNode = require('@node-red/nodes/core/common/24-complete.js');
+  await helper.load([...modules, catchNode, completeNode], flow);
+  const out: Record<string, Under> = {};
+  for (const id of Object.keys(configs)) {
+    const u: Under = { node: helper.getNode(id), done: 0, caught: 0, firstError: null };
+    if (!u.node) throw new Error(`${id} was not created`);
+    helper.getNode(`${id}_done`).on('input', () => u.done++);
+    helper.getNode(`${id}_caught`).on('input', (m: any) => {
+      u.caught++;
+      if (u.firstError === null) u.firstError = String(m.error?.message ?? m.error);
+    });
+    out[id] = u;
+  }
+  return out;
+}
+
+/** Send messages k = from..to-1 with at most `inFlight` unfinished; resolve with messages/s once all are done or caught. */
+async function pump(u: Under, make: (k: number) => Record<string, unknown>, from: number, to: number, inFlight = 200): Promise<number> {
+  const base = u.done + u.caught;
   const target = to - from;
   let sent = 0;
   const start = process.hrtime.bigint();
   await new Promise<void>((resolve) => {
     const tick = () => {
-      const finished = h.completed.length + h.caught.length - base;
-      while (sent < target && sent - finished < inFlight) h.send(make(from + sent++));
-      if (h.completed.length + h.caught.length - base >= target) return resolve();
+      const finished = u.done + u.caught - base;
+      while (sent < target && sent - finished < inFlight) u.node.receive(make(from + sent++));
+      if (u.done + u.caught - base >= target) return resolve();
       setImmediate(tick);
     };
     tick();
   });
-  const rate = target / seconds(start);
-  // keep memory flat: the harness stores every message it sees
-  for (const list of h.outputs) list.length = 0;
-  h.completed.length = 0;
-  return rate;
+  return target / seconds(start);
 }
 
-async function flowRate(module: unknown, config: Record<string, unknown>, make: (k: number) => Record<string, unknown>, prefill: number, measure: number): Promise<{ rate: number; caught: number; firstError: string | null }> {
-  const h = await loadNode(module, config);
-  if (prefill > 0) await pump(h, make, 0, prefill);
-  const caughtBefore = h.caught.length;
-  const rate = await pump(h, make, prefill, prefill + measure);
-  const caught = h.caught.length - caughtBefore;
-  const firstError = h.caught.length ? String(h.caught[0].error?.message ?? h.caught[0].error) : null;
-  await helper.unload();
-  return { rate, caught, firstError };
+/**
+ * Rates of several nodes on the same messages: fill each node's window with `prefill` messages,
+ * then `rounds` rounds alternating between the nodes, `perRound` messages each; the best round
+ * of each counts (the machine is shared: the best round is the one least disturbed).
+ */
+async function compare(under: Record<string, Under>, make: (k: number) => Record<string, unknown>, prefill: number, rounds: number, perRound: number): Promise<Record<string, number>> {
+  const best: Record<string, number> = {};
+  for (const u of Object.values(under)) if (prefill > 0) await pump(u, make, 0, prefill);
+  for (let r = 0; r < rounds; r++) {
+    for (const [id, u] of Object.entries(under)) {
+      const from = prefill + r * perRound;
+      const rate = await pump(u, make, from, from + perRound);
+      best[id] = Math.max(best[id] ?? 0, rate);
+    }
+  }
+  return best;
 }
 
 /** Largest n for which Math.max.apply(Math, array of n) works in this process (what smooth's max does). */
@@ -102,15 +144,16 @@ function spreadLimit(): number {
 
 async function main(): Promise<void> {
   const libSamples = QUICK ? 2_000_000 : 20_000_000;
-  const batches = QUICK ? 400 : 3000;
+  const rounds = QUICK ? 3 : 5;
+  const batchesPerRound = QUICK ? 100 : 600;
   const scalarPrefill = QUICK ? 0 : WINDOW;
-  const scalarMeasure = QUICK ? 10_000 : 60_000;
+  const scalarsPerRound = QUICK ? 3000 : 20_000;
   console.log(`sensor-window benchmark${QUICK ? ' (BENCH_QUICK)' : ''}: Node.js ${process.version}, 1 kHz signal, window ${WINDOW} samples (5 min)`);
 
   // 1. lib
   const data = signal(WINDOW + libSamples);
   const lib: Array<[string, number]> = [];
-  libRate(data.subarray(0, WINDOW + 2_000_000), ['mean'], 'time', [300, 800]); // warm-up
+  libRate(data.subarray(0, WINDOW + 1_000_000), ['mean'], 'time', [300, 800]); // warm-up
   lib.push(['mean + range filter, 5-min time window', libRate(data, ['mean'], 'time', [300, 800])]);
   lib.push(['mean + range filter, 300 000-sample count window', libRate(data, ['mean'], 'count', [300, 800])]);
   lib.push(['max, 5-min time window', libRate(data, ['max'], 'time', [300, 800])]);
@@ -118,64 +161,62 @@ async function main(): Promise<void> {
   console.log('\n1. lib window (one core), samples/s with the window full:');
   for (const [what, r] of lib) console.log(`   ${what.padEnd(50)} ${fmt(r).padStart(9)} samples/s${what.startsWith('mean + range filter, 5') ? `  (goal >= 50 M/s: ${r >= 50e6 ? 'met' : 'NOT met'})` : ''}`);
 
-  // 2. node in a flow, 1000-sample batches, vs pass-through
+  // 2. node in a flow, 1000-sample batches, vs pass-through, rounds alternating in one flow
   await startServer();
-  const stream = signal(batches * BATCH);
-  const batchMsg = (k: number) => ({ topic: 'pressure', payload: stream.subarray((k % batches) * BATCH, (k % batches) * BATCH + BATCH), sampleRate: RATE, timestamp: k * BATCH });
+  const totalBatches = WINDOW / BATCH + rounds * batchesPerRound;
+  // each batch has its own buffer, as real messages do (Node-RED deep-clones a message for Complete
+  // nodes; a subarray view would clone its whole underlying buffer)
+  const stream = signal(totalBatches * BATCH);
+  const payloads = Array.from({ length: totalBatches }, (_, k) => stream.slice(k * BATCH, k * BATCH + BATCH));
+  const batchMsg = (k: number) => ({ topic: 'pressure', payload: payloads[k], sampleRate: RATE, timestamp: k * BATCH });
   const swConfig = { type: 'sensor-window', window: '5', windowUnit: 'min', stats: 'mean', rate: 'input', gap: '0', signals: JSON.stringify({ pressure: { valid: [300, 800] } }) };
-  await flowRate(passThrough, { type: 'pass-through' }, batchMsg, 0, 200); // warm-up
-  await flowRate(sensorWindow, swConfig, batchMsg, 0, 200);
-  const prefillBatches = WINDOW / BATCH;
-  const pt = await flowRate(passThrough, { type: 'pass-through' }, batchMsg, prefillBatches, batches);
-  const sw = await flowRate(sensorWindow, swConfig, batchMsg, prefillBatches, batches);
-  const swMax = await flowRate(sensorWindow, { ...swConfig, stats: 'max' }, batchMsg, prefillBatches, batches);
-  console.log(`\n2. in a test-helper flow, ${BATCH}-sample batches (${batches} batches after filling the window):`);
-  console.log(`   pass-through node             ${fmt(pt.rate).padStart(9)} msg/s  ${fmt(pt.rate * BATCH).padStart(9)} samples/s`);
-  console.log(`   sensor-window mean + range    ${fmt(sw.rate).padStart(9)} msg/s  ${fmt(sw.rate * BATCH).padStart(9)} samples/s  = ${((100 * sw.rate) / pt.rate).toFixed(0)} % of pass-through (goal >= 80 %)`);
-  console.log(`   sensor-window max             ${fmt(swMax.rate).padStart(9)} msg/s  ${fmt(swMax.rate * BATCH).padStart(9)} samples/s  = ${((100 * swMax.rate) / pt.rate).toFixed(0)} % of pass-through`);
+  const smoothNode = require('node-red-node-smooth/17-smooth.js');
+  let under = await loadFlow([passThrough, sensorWindow], { pt: { type: 'pass-through' }, sw: swConfig, swMax: { ...swConfig, stats: 'max' } });
+  const flow = await compare(under, batchMsg, WINDOW / BATCH, rounds, batchesPerRound);
+  await helper.unload();
+  const pt = flow.pt;
+  console.log(`\n2. in a test-helper flow, ${BATCH}-sample batches, window full, best of ${rounds} alternating rounds of ${batchesPerRound} batches:`);
+  console.log(`   pass-through node             ${fmt(pt).padStart(9)} msg/s  ${fmt(pt * BATCH).padStart(9)} samples/s`);
+  console.log(`   sensor-window mean + range    ${fmt(flow.sw).padStart(9)} msg/s  ${fmt(flow.sw * BATCH).padStart(9)} samples/s  = ${((100 * flow.sw) / pt).toFixed(0)} % of pass-through (goal >= 80 %)`);
+  console.log(`   sensor-window max             ${fmt(flow.swMax).padStart(9)} msg/s  ${fmt(flow.swMax * BATCH).padStart(9)} samples/s  = ${((100 * flow.swMax) / pt).toFixed(0)} % of pass-through`);
 
   // 3. against node-red-node-smooth on the same 1 kHz signal, scalar messages
-  const smoothNode = require('node-red-node-smooth/17-smooth.js');
-  const scalarTotal = scalarPrefill + scalarMeasure;
-  const scalars = signal(scalarTotal);
+  const scalars = signal(scalarPrefill + rounds * scalarsPerRound);
   const scalarMsg = (k: number) => ({ topic: 'pressure', payload: scalars[k], timestamp: k });
-  const smoothMean = await flowRate(smoothNode, { type: 'smooth', action: 'mean', count: String(WINDOW), round: '', mult: 'single', reduce: false }, scalarMsg, scalarPrefill, scalarMeasure);
-  const swScalarMean = await flowRate(sensorWindow, { ...swConfig, signals: '{}' }, scalarMsg, scalarPrefill, scalarMeasure);
-  const swScalarMax = await flowRate(sensorWindow, { ...swConfig, stats: 'max', signals: '{}' }, scalarMsg, scalarPrefill, scalarMeasure);
-  console.log(`\n3. against node-red-node-smooth, window ${WINDOW} samples, ${scalarMeasure} scalar messages${scalarPrefill ? ` after ${scalarPrefill} to fill the window` : ' (window filling)'}:`);
-  console.log(`   smooth mean, scalar messages         ${fmt(smoothMean.rate).padStart(9)} msg/s = samples/s`);
-  console.log(`   sensor-window mean, scalar messages  ${fmt(swScalarMean.rate).padStart(9)} msg/s = ${(swScalarMean.rate / smoothMean.rate).toFixed(2)}x smooth (goal >= 1x)`);
-  console.log(`   sensor-window mean, 1000-sample batches ${fmt(sw.rate * BATCH).padStart(6)} samples/s = ${((sw.rate * BATCH) / smoothMean.rate).toFixed(0)}x smooth's samples/s (goal >= 500x)`);
-  console.log(`   sensor-window max, scalar messages   ${fmt(swScalarMax.rate).padStart(9)} msg/s`);
+  const smoothCfg = { type: 'smooth', count: String(WINDOW), round: '', mult: 'single', reduce: false };
+  under = await loadFlow([passThrough, sensorWindow, smoothNode], {
+    pt: { type: 'pass-through' },
+    smooth: { ...smoothCfg, action: 'mean' },
+    sw: { ...swConfig, signals: '{}' },
+    swMax: { ...swConfig, stats: 'max', signals: '{}' },
+  });
+  const sc = await compare(under, scalarMsg, scalarPrefill, rounds, scalarsPerRound);
+  await helper.unload();
+  console.log(`\n3. against node-red-node-smooth, window ${WINDOW} samples, scalar messages${scalarPrefill ? `, after ${scalarPrefill} messages to fill the window` : ' (window filling: BENCH_QUICK)'}, best of ${rounds} rounds of ${scalarsPerRound}:`);
+  console.log(`   pass-through node, scalar messages      ${fmt(sc.pt).padStart(9)} msg/s`);
+  console.log(`   smooth mean, scalar messages            ${fmt(sc.smooth).padStart(9)} msg/s = samples/s`);
+  console.log(`   sensor-window mean, scalar messages     ${fmt(sc.sw).padStart(9)} msg/s = ${(sc.sw / sc.smooth).toFixed(2)}x smooth (goal >= 1x)`);
+  console.log(`   sensor-window max, scalar messages      ${fmt(sc.swMax).padStart(9)} msg/s`);
+  console.log(`   sensor-window mean, ${BATCH}-sample batches  ${fmt(flow.sw * BATCH).padStart(9)} samples/s = ${((flow.sw * BATCH) / sc.smooth).toFixed(0)}x smooth's samples/s (goal >= 500x)`);
 
   // smooth's max spreads the whole window as call arguments: O(window) per message, and it throws past the engine's limit
   const limit = spreadLimit();
-  const maxMeasure = QUICK ? 5000 : 20_000;
-  const smoothMaxEarly = await flowRate(smoothNode, { type: 'smooth', action: 'max', count: String(WINDOW), round: '', mult: 'single', reduce: false }, scalarMsg, 0, Math.min(maxMeasure, scalarTotal));
-  console.log(`   smooth max, first ${maxMeasure} messages (window 0 → ${maxMeasure})  ${fmt(smoothMaxEarly.rate).padStart(9)} msg/s`);
-  console.log(`   Math.max.apply argument limit here: about ${fmt(limit)} values, below the ${fmt(WINDOW)}-sample window`);
-  if (!QUICK) {
-    // drive smooth max past the limit: the window grows one sample per message
-    const h = await loadNode(smoothNode, { type: 'smooth', action: 'max', count: String(WINDOW), round: '', mult: 'single', reduce: false });
-    const total = Math.min(WINDOW, limit + 2000);
-    const big = signal(total);
-    const t0 = process.hrtime.bigint();
-    let k = 0;
-    const step = 5000;
-    let lastRate = 0;
-    while (k < total && h.caught.length === 0) {
-      const t1 = process.hrtime.bigint();
-      const n = Math.min(step, total - k);
-      await pump(h, (j) => ({ payload: big[j] }), k, k + n);
-      lastRate = n / seconds(t1);
-      k += n;
-    }
-    const err = h.caught.length ? String(h.caught[0].error?.message ?? h.caught[0].error) : 'none';
-    console.log(`   smooth max driven to ${fmt(k)} messages in ${seconds(t0).toFixed(1)} s: last ${step} at ${fmt(lastRate)} msg/s; first error reaching Catch: ${err}`);
-    await helper.unload();
-  } else {
-    console.log('   (full run drives smooth max past the limit and reports the error its Catch node sees)');
+  console.log(`   Math.max.apply argument limit in this process: about ${fmt(limit)} values (the window is ${fmt(WINDOW)})`);
+  under = await loadFlow([smoothNode], { smoothMax: { ...smoothCfg, action: 'max' } });
+  const u = under.smoothMax;
+  const stop = QUICK ? 20_000 : Math.min(WINDOW, limit + 5000);
+  const big = signal(stop);
+  const step = QUICK ? 5000 : 10_000;
+  const t0 = process.hrtime.bigint();
+  let k = 0;
+  while (k < stop && u.caught === 0) {
+    const n = Math.min(step, stop - k);
+    const rate = await pump(u, (j) => ({ payload: big[j] }), k, k + n);
+    console.log(`   smooth max, messages ${String(k).padStart(6)}-${String(k + n).padEnd(6)} (window ${fmt(k)} → ${fmt(k + n)})  ${fmt(rate).padStart(9)} msg/s${u.caught ? `  ${u.caught} errors` : ''}`);
+    k += n;
   }
+  console.log(`   smooth max: ${k} messages in ${seconds(t0).toFixed(1)} s; first error reaching Catch: ${u.firstError ?? (QUICK ? 'none yet (the full run drives it past the limit)' : 'none')}`);
+  await helper.unload();
   await stopServer();
 }
 

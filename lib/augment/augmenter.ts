@@ -122,6 +122,19 @@ export class Augmenter {
       } else if (rule.kind === 'kinetics' && rule.time && typeof sample[rule.time] === 'number' && (sample[rule.time] as number) < 0) {
         throw new InputError(`msg.payload.${rule.time}`, 'a reaction time ≥ 0', sample[rule.time]);
       }
+      if (rule.kind === 'kinetics' && rule.calibrate) {
+        // calibration needs the measured values of this very sample, not ones an earlier rule drew
+        const x = sample[rule.conversionField as string];
+        const t = sample[rule.time as string];
+        if (typeof x !== 'number' || !(x > 0 && x < 1)) throw new InputError(`msg.payload.${rule.conversionField}`, 'a measured conversion between 0 and 1 (exclusive) to calibrate on', x);
+        if (typeof t !== 'number' || !(t > 0)) throw new InputError(`msg.payload.${rule.time}`, 'a reaction time > 0 to calibrate on', t);
+        const temp = sample[rule.temperature];
+        if (typeof temp !== 'number' && !isCurve(temp)) throw new InputError(`msg.payload.${rule.temperature}`, 'the measured temperature to calibrate on', temp);
+        const dose = sample[rule.dose];
+        if (dose !== undefined && !(typeof dose === 'number' && Number.isFinite(dose) && dose > 0)) {
+          throw new InputError(`msg.payload.${rule.dose}`, 'the real catalyst dose > 0 (or no dose: the standard charge)', dose);
+        }
+      }
     }
     return sample;
   }
@@ -335,10 +348,22 @@ function meanRate(rule: KineticsRule, temperature: unknown, dose: number, std: n
   return sum / ts.length;
 }
 
+/**
+ * The factor on A that makes the model reproduce the real sample's measured conversion
+ * (1 without `calibrate`): k_measured = −ln(1 − X)/t over k_model(real T, real dose).
+ */
+function calibration(rule: KineticsRule, real: Sample): number {
+  if (!rule.calibrate) return 1;
+  const std = standardDose(rule, real);
+  const realDose = real[rule.dose] === undefined ? std : (real[rule.dose] as number);
+  const measured = -Math.log1p(-(real[rule.conversionField as string] as number)) / (real[rule.time as string] as number);
+  return measured / meanRate(rule, real[rule.temperature], realDose, std);
+}
+
 function applyKinetics(rule: KineticsRule, real: Sample, work: Sample, rng: SeededRandom): Outcome {
   const std = standardDose(rule, real);
   const dose = Math.min(std * (1 + rule.relative), rng.uniform(std * (1 - rule.relative), std * (1 + rule.relative)));
-  const k = meanRate(rule, work[rule.temperature], dose, std);
+  const k = calibration(rule, real) * meanRate(rule, work[rule.temperature], dose, std);
   if (!(k > 0) || !Number.isFinite(k)) return 'infeasible';
   work[rule.dose] = dose;
   if (rule.rateField) work[rule.rateField] = k;
@@ -353,7 +378,7 @@ function kineticsViolation(rule: KineticsRule, real: Sample, out: Sample): strin
   if (!(dose >= std * (1 - rule.relative) * (1 - TOL) && dose <= std * (1 + rule.relative) * (1 + TOL))) {
     return `dose ${dose} outside ±${rule.relative * 100} % of ${std}`;
   }
-  const k = meanRate(rule, out[rule.temperature], dose, std);
+  const k = calibration(rule, real) * meanRate(rule, out[rule.temperature], dose, std);
   if (rule.rateField && !close(out[rule.rateField] as number, k)) return `${rule.rateField} does not match the Arrhenius rate`;
   if (rule.timeToTargetField && !close(out[rule.timeToTargetField] as number, timeToConversion(k, rule.targetConversion as number))) {
     return `${rule.timeToTargetField} does not match the time to ${rule.targetConversion} conversion`;

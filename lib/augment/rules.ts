@@ -50,6 +50,11 @@ export interface KineticsRule {
   conversionField?: string;
   targetConversion?: number;
   timeToTargetField?: string;
+  /**
+   * Anchor the model on the real sample: scale A so that the real temperature, dose and reaction
+   * time give the real (measured) conversion, then recompute with the new dose and temperature.
+   */
+  calibrate?: boolean;
 }
 
 export interface RatioBand {
@@ -263,7 +268,7 @@ function parseRule(raw: unknown, path: string): Rule {
     }
     case 'kinetics': {
       r.only(['kind', 'dose', 'relative', 'standardDose', 'temperature', 'temperatureUnit', 'time', 'A', 'Ea', 'rateField',
-        'conversionField', 'targetConversion', 'timeToTargetField', 'comment']);
+        'conversionField', 'targetConversion', 'timeToTargetField', 'calibrate', 'comment']);
       const unit = (obj.temperatureUnit ?? 'C') as 'C' | 'K';
       if (unit !== 'C' && unit !== 'K') r.fail('temperatureUnit', `expected "C" or "K", got ${describeValue(unit)}`);
       const rule: KineticsRule = {
@@ -280,7 +285,11 @@ function parseRule(raw: unknown, path: string): Rule {
         conversionField: r.optionalField('conversionField'),
         targetConversion: r.optionalNumber('targetConversion', { above: 0, below: 1 }),
         timeToTargetField: r.optionalField('timeToTargetField'),
+        calibrate: obj.calibrate === undefined ? undefined : obj.calibrate === true ? true : obj.calibrate === false ? false : r.fail('calibrate', `expected true or false, got ${describeValue(obj.calibrate)}`),
       };
+      if (rule.calibrate && (!rule.conversionField || !rule.time || rule.time === rule.timeToTargetField)) {
+        r.fail('calibrate', 'needs conversionField (the measured conversion) and a time field that this rule does not rewrite');
+      }
       if (rule.conversionField && !rule.time) r.fail('time', 'a reaction time field is needed to compute conversionField');
       if (rule.timeToTargetField && rule.targetConversion === undefined) r.fail('targetConversion', 'needed for timeToTargetField');
       if (!rule.rateField && !rule.conversionField && !rule.timeToTargetField) {
@@ -423,6 +432,8 @@ export function ruleFields(rule: Rule): { reads: string[]; writes: string[] } {
       if (rule.standardDose === undefined) reads.push(rule.dose);
       // the reaction time is read for the conversion, unless this rule itself writes it (time to target)
       if (rule.time && rule.conversionField && rule.time !== rule.timeToTargetField) reads.push(rule.time);
+      // calibration reads the measured conversion (and the real dose, when there is no standard charge)
+      if (rule.calibrate && rule.conversionField) reads.push(rule.conversionField);
       const writes = [rule.dose, rule.rateField, rule.timeToTargetField, rule.conversionField].filter((f): f is string => !!f);
       return { reads, writes };
     }

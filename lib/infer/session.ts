@@ -86,6 +86,8 @@ export interface SessionOptions {
   runtime?: string;
   /** Check feeds against the model's declared inputs before running (default true). */
   checkInputs?: boolean;
+  /** ONNX Runtime's log level: 0 verbose … 2 warning, 3 error (default), 4 fatal. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** Graph optimisation of the sessions activations() creates (default 'disabled'; see there). */
   activationOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
@@ -148,6 +150,7 @@ export class Session {
     const base: OrtApi.InferenceSession.SessionOptions = {
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
       executionMode: options.executionMode ?? 'sequential',
+      logSeverityLevel: options.logSeverityLevel ?? 3,
     };
     for (const [k, v] of [['intraOpThreads', options.intraOpThreads], ['interOpThreads', options.interOpThreads]] as const) {
       if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new InputError(`options.${k}`, 'a non-negative integer (0 = default)', v);
@@ -231,8 +234,8 @@ export class Session {
           });
         }
       }
-      if (t.type === 'float16' || t.type === 'bfloat16' || t.type === 'complex64' || t.type === 'complex128') {
-        throw new InputError(field, expect, t.data, `onnxruntime-node cannot take ${t.type} inputs`);
+      if (t.type === 'bfloat16' || t.type === 'complex64' || t.type === 'complex128' || (t.type === 'float16' && this.runtime.version.startsWith('1.17.'))) {
+        throw new InputError(field, expect, t.data, `onnxruntime-node ${this.runtime.version} cannot exchange ${t.type} tensors; cast at the graph boundary`);
       }
       out[info.name] = new this.ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
     }

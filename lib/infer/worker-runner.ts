@@ -10,10 +10,14 @@
  */
 import { Worker } from 'worker_threads';
 import type * as OrtApi from 'onnxruntime-common';
-// onnxruntime-node 1.17.0 ships no .d.ts; it re-exports onnxruntime-common's API, whose types fit.
-const ort: typeof OrtApi = require('onnxruntime-node');
-type OrtSession = OrtApi.InferenceSession;
+import { loadRuntime } from './session';
 import { QueueFullError } from './micro-batcher';
+
+// The runtime lib/infer/session.ts picks (the bundled onnxruntime-node 1.17.0 unless
+// INDUSTRIAL_AI_ORT_MODULE names another installation). 1.17.0 ships no .d.ts; its API is
+// onnxruntime-common's, whose types fit.
+type OrtSession = OrtApi.InferenceSession;
+const runtime = () => loadRuntime() as unknown as { ort: typeof OrtApi; path: string };
 
 export interface FloatTensor {
   data: Float32Array | Float64Array;
@@ -44,10 +48,14 @@ function ortOptions(o: SessionOptions): OrtApi.InferenceSession.SessionOptions {
 
 export class MainThreadRunner implements Runner {
   readonly kind = 'main' as const;
-  private constructor(private session: OrtSession | undefined) {}
+  private constructor(
+    private readonly ort: typeof OrtApi,
+    private session: OrtSession | undefined,
+  ) {}
 
   static async create(model: Uint8Array, options: SessionOptions = {}): Promise<MainThreadRunner> {
-    return new MainThreadRunner(await ort.InferenceSession.create(model, ortOptions(options)));
+    const { ort } = runtime();
+    return new MainThreadRunner(ort, await ort.InferenceSession.create(model, ortOptions(options)));
   }
 
   get inputNames(): readonly string[] {
@@ -60,7 +68,7 @@ export class MainThreadRunner implements Runner {
   async run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>> {
     if (!this.session) throw new Error('session closed');
     const input: Record<string, OrtApi.Tensor> = {};
-    for (const [k, v] of Object.entries(feeds)) input[k] = new ort.Tensor(v.data instanceof Float32Array ? 'float32' : 'float64', v.data, v.dims);
+    for (const [k, v] of Object.entries(feeds)) input[k] = new this.ort.Tensor(v.data instanceof Float32Array ? 'float32' : 'float64', v.data, v.dims);
     const out = await this.session.run(input);
     const result: Record<string, FloatTensor> = {};
     for (const [k, v] of Object.entries(out)) result[k] = toFloat(v as OrtApi.Tensor);
@@ -144,7 +152,7 @@ export class WorkerRunner implements Runner {
 
   /** Start a worker holding a session of `model`. `maxQueue`: runs that may wait beyond the one running. */
   static async create(model: Uint8Array, options: SessionOptions = {}, maxQueue = 64): Promise<WorkerRunner> {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath: require.resolve('onnxruntime-node') } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath: runtime().path } });
     const runner = new WorkerRunner(worker, maxQueue);
     try {
       const copy = model.slice();

@@ -25,6 +25,11 @@ export const MIN_OPSET = 1;
 export const MAX_OPSET = 20;
 /** IR version onnx-proto 8.0.1 knows (ONNX 1.10). Fields of newer IR versions are dropped on save. */
 export const KNOWN_IR_VERSION = 8;
+/**
+ * Newest IR version accepted on load (ONNX 1.16). IR 9–10 models load with a warning (`warnings`):
+ * what they add (float8/int4 types, node overloads, ...) is not read. ONNX Runtime 1.17 runs IR ≤ 9.
+ */
+export const MAX_IR_VERSION = 10;
 
 /** A dimension: a number, a symbolic name (e.g. 'batch'), or null when unknown. */
 export type Dim = number | string | null;
@@ -519,8 +524,8 @@ export class OnnxModel {
   validate(): string[] {
     const problems: string[] = [];
     const g = this.g;
-    if (this.irVersion > KNOWN_IR_VERSION) {
-      problems.push(`IR version ${this.irVersion} is newer than this library reads (${KNOWN_IR_VERSION}, ONNX 1.10); export with opset ≤ ${MAX_OPSET} and IR ≤ ${KNOWN_IR_VERSION}`);
+    if (this.irVersion > MAX_IR_VERSION) {
+      problems.push(`IR version ${this.irVersion} is newer than this library reads (up to ${MAX_IR_VERSION}); export with opset ≤ ${MAX_OPSET} and an older ONNX`);
     }
     const opset = this.opset;
     const usesDefault = (g.node ?? []).some((n) => !n.domain || n.domain === 'ai.onnx');
@@ -558,6 +563,15 @@ export class OnnxModel {
       if (!defined.has(o.name ?? '')) problems.push(`graph output '${o.name}' is not produced by any node, input or initializer`);
     }
     return problems;
+  }
+
+  /** Things worth knowing that do not stop the model loading (an IR version newer than onnx-proto's). */
+  get warnings(): string[] {
+    const w: string[] = [];
+    if (this.irVersion > KNOWN_IR_VERSION) {
+      w.push(`IR version ${this.irVersion} is newer than onnx-proto's ${KNOWN_IR_VERSION} (ONNX 1.10): fields added since are not read and are dropped on save${this.irVersion > 9 ? '; ONNX Runtime 1.17 runs IR ≤ 9' : ''}`);
+    }
+    return w;
   }
 
   /** A deep copy (for example to add outputs without touching this model). */

@@ -92,7 +92,8 @@ function layerParams(bytes: Uint8Array): Array<{ node: string; op: string; param
   return out;
 }
 
-function validateOptions(o: OptimizeOptions): void {
+/** Check option ranges; `calibration` may be missing when it is only known later (the node's messages). */
+export function validateChain(o: OptimizeOptions, needCalibration = false): void {
   if (o.prune) validatePruneOptions(o.prune);
   if (o.pruneConv) validatePruneOptions(o.pruneConv);
   if (o.lowRank) validateLowRank(o.lowRank);
@@ -101,7 +102,7 @@ function validateOptions(o: OptimizeOptions): void {
     if (o.int8.weightScale !== undefined && !(o.int8.weightScale > 0)) throw new InputError('int8.weightScale', 'a number > 0', o.int8.weightScale);
     const a = o.int8.activations;
     if (Array.isArray(a) && !(a.length === 2 && Number.isFinite(a[0]) && Number.isFinite(a[1]) && a[0] < a[1])) throw new InputError('int8.activations', '[low, high] with low < high', a);
-    if (o.int8.mode === 'static' && (a === undefined || a === 'calibrate') && !o.calibration) {
+    if (needCalibration && o.int8.mode === 'static' && (a === undefined || a === 'calibrate') && !o.calibration) {
       throw new InputError('calibration', "calibration data for static int8 (or int8.activations 'fixed')", undefined);
     }
   }
@@ -174,7 +175,7 @@ async function figures(bytes: Uint8Array, o: OptimizeOptions, out?: Record<strin
 /** Run the chain on ONNX bytes. Returns the optimised model and the report. */
 export async function optimize(input: Uint8Array, o: OptimizeOptions): Promise<{ model: Buffer; report: OptimizeReport }> {
   const progress = (f: number, s: string) => o.onProgress?.(Math.min(1, f), s);
-  validateOptions(o);
+  validateChain(o, true);
   progress(0, 'reading model');
   const g = new GraphEditor(decodeModel(input));
   const outputNames = (g.graph.output ?? []).map((x) => x.name!);

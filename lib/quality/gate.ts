@@ -5,7 +5,7 @@
  * present/missing counts); everything else depends on the record alone.
  */
 import type { RecordReading } from '../contract/samples';
-import { GRADE_RANK, worse, type AlignmentRule, type CompletenessRule, type GateOptions, type Grade, type Rule } from './rules';
+import { GRADE_RANK, worse, type AlignmentRule, type BandRule, type ClassRule, type CompletenessRule, type GateOptions, type GeometricRule, type Grade, type Rule } from './rules';
 import { GradeCounts, RunningMoments, capability } from './stats';
 
 export interface Reason {
@@ -131,10 +131,10 @@ export class ToleranceGate {
     this.records.add(grade);
     for (const field of this.fields) {
       let g: Grade = 'pass';
-      for (const r of reasons) if (r.field === field) g = worse(g, r.grade);
-      (this.fieldGrades.get(field) as GradeCounts).add(g);
+      for (let i = 0; i < reasons.length; i++) if (reasons[i].field === field) g = worse(g, reasons[i].grade);
+      (this.fieldGrades.get(field) as GradeCounts)[g]++;
       const v = record.values[field];
-      if (Number.isFinite(v)) (this.moments.get(field) as RunningMoments).push(v);
+      if (v !== undefined && Number.isFinite(v)) (this.moments.get(field) as RunningMoments).push(v);
     }
     for (const r of reasons) {
       const c = this.ruleCounts.get(r.rule) as { violations: number; missing: number };
@@ -180,21 +180,24 @@ export class ToleranceGate {
     if (rule.kind === 'completeness') return this.completenessCheck(rule, record, reasons);
     const v = record.values[rule.field];
     if (v === undefined || !Number.isFinite(v)) return this.missing(rule, rule.field, reasons);
-    const push = (limit: { min?: number; max?: number }, detail: string) =>
-      reasons.push({ rule: rule.name, kind: rule.kind, field: rule.field, value: v, limit, grade: rule.grade, detail });
+    // (no closures here: this runs for every rule of every record)
     switch (rule.kind) {
       case 'band': {
         const dev = Math.abs(v - rule.nominal);
-        if (dev > rule.tolerance) push(this.limitOf(rule), `|${fmt(v)} − ${fmt(rule.nominal)}| = ${fmt(dev)} > ${fmt(rule.tolerance)}`);
+        if (dev > rule.tolerance) reasons.push(this.violation(rule, v, `|${fmt(v)} − ${fmt(rule.nominal)}| = ${fmt(dev)} > ${fmt(rule.tolerance)}`));
         return;
       }
       case 'class':
-        if (v < rule.min || v > rule.max) push(this.limitOf(rule), `${fmt(v)} outside ${fmt(rule.min)}–${fmt(rule.max)}`);
+        if (v < rule.min || v > rule.max) reasons.push(this.violation(rule, v, `${fmt(v)} outside ${fmt(rule.min)}–${fmt(rule.max)}`));
         return;
       case 'geometric':
-        if (v > rule.max) push(this.limitOf(rule), `${fmt(v)} > ${fmt(rule.max)}`);
+        if (v > rule.max) reasons.push(this.violation(rule, v, `${fmt(v)} > ${fmt(rule.max)}`));
         return;
     }
+  }
+
+  private violation(rule: BandRule | ClassRule | GeometricRule, value: number, detail: string): Reason {
+    return { rule: rule.name, kind: rule.kind, field: rule.field, value, limit: this.limitOf(rule), grade: rule.grade, detail };
   }
 
   private completenessCheck(rule: CompletenessRule, record: RecordReading, reasons: Reason[]): void {

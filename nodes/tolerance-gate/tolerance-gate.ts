@@ -49,14 +49,18 @@ export = function register(RED: NodeAPI): void {
     function showStatus(): void {
       statusTimer = null;
       lastStatusAt = Date.now();
-      const s = gate.stats().records;
+      const stats = gate.stats();
+      const s = stats.records;
       if (!s.total) {
         node.status({ fill: 'grey', shape: 'ring', text: `${gate.rules.length} rules · no records yet` });
         return;
       }
       const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
       const fill = lastGrade === 'pass' ? 'green' : lastGrade === 'review' ? 'yellow' : 'red';
-      node.status({ fill, shape: 'dot', text: `pass ${pct(s.rates.pass)} · review ${pct(s.rates.review)} · reject ${pct(s.rates.reject)} · n ${s.total}` });
+      // process capability of the first tolerance band, when known
+      const band = Object.entries(stats.fields).find(([, f]) => f.cpk !== undefined && f.cpk !== null);
+      const cpk = band ? ` · Cpk ${band[0]} ${(band[1].cpk as number).toFixed(2)}` : '';
+      node.status({ fill, shape: 'dot', text: `pass ${pct(s.rates.pass)} · review ${pct(s.rates.review)} · reject ${pct(s.rates.reject)} · n ${s.total}${cpk}` });
     }
 
     /** At most one status update per interval; the last one always shows. */

@@ -106,7 +106,8 @@ describe('tolerance-gate node', () => {
     const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / 3);
     assert.ok(Math.abs(bore.cp - 0.04 / (6 * std)) < 1e-6);
     assert.ok(Math.abs(bore.cpk - Math.min(80.02 - mean, mean - 79.98) / (3 * std)) < 1e-6);
-    await h.until(() => statuses.some((x) => /pass 75\.0% · review 25\.0% · reject 0\.0% · n 4/.test(x.text)));
+    const cpkText = (Math.min(80.02 - mean, mean - 79.98) / (3 * std)).toFixed(2);
+    await h.until(() => statuses.some((x) => x.text === `pass 75.0% · review 25.0% · reject 0.0% · n 4 · Cpk bore ${cpkText}`));
     h.send({ control: 'reset' });
     h.send({ control: 'stats' });
     await h.until(() => h.outputs[3].length === 3);

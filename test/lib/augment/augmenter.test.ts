@@ -208,6 +208,33 @@ describe('Augmenter', () => {
     for (const s of rel.augment({ T: 100, cat: 8 }, 30, 1).samples) assert.ok((s.payload.cat as number) >= 7.6 && (s.payload.cat as number) <= 8.4);
   });
 
+  it('calibrated kinetics reproduces the measured conversion and scales it by dose and temperature', () => {
+    const kinetics = {
+      kind: 'kinetics', dose: 'cat', relative: 0.05, standardDose: 12, temperature: 'T', time: 't', A: 5e6, Ea: 60000,
+      rateField: 'k', conversionField: 'X', calibrate: true,
+    };
+    // temperature unchanged: k_new = k_measured·dose/d0 with k_measured = −ln(1 − 0.85)/100, so X_new = 1 − 0.15^(dose/12.3)
+    const plain = new Augmenter(parseRules([kinetics]));
+    const out = plain.augment({ T: 100, cat: 12.3, t: 100, X: 0.85 }, 20, 8);
+    assert.equal(out.samples.length, 20);
+    for (const s of out.samples) {
+      const p = s.payload as Record<string, number>;
+      assert.ok(p.cat >= 11.4 && p.cat <= 12.6);
+      assert.ok(Math.abs(p.X - (1 - 0.15 ** (p.cat / 12.3))) < 1e-12, `X ${p.X}`);
+      assert.ok(Math.abs(p.k - (-Math.log(0.15) / 100) * (p.cat / 12.3)) < 1e-12);
+    }
+    // with a perturbed temperature: X_new = 1 − 0.15^((dose/d0)·exp(−Ea/R·(1/T − 1/T0)))
+    const perturbed = new Augmenter(parseRules([{ kind: 'perturb', field: 'T', amplitude: 2, min: 80, max: 120 }, kinetics]));
+    for (const s of perturbed.augment({ T: 100, cat: 12.3, t: 100, X: 0.85 }, 20, 9).samples) {
+      const p = s.payload as Record<string, number>;
+      const arrhenius = Math.exp((-60000 / 8.314462618) * (1 / (p.T + 273.15) - 1 / 373.15));
+      assert.ok(Math.abs(p.X - (1 - 0.15 ** ((p.cat / 12.3) * arrhenius))) < 1e-12, `X ${p.X} at ${p.T} °C`);
+    }
+    assert.throws(() => plain.augment({ T: 100, cat: 12.3, t: 100, X: 1 }, 1, 1), /msg\.payload\.X: expected a measured conversion between 0 and 1/);
+    assert.throws(() => plain.augment({ T: 100, cat: 12.3, t: 0, X: 0.5 }, 1, 1), /msg\.payload\.t: expected a reaction time > 0/);
+    assert.throws(() => plain.augment({ T: 100, cat: -1, t: 10, X: 0.5 }, 1, 1), /msg\.payload\.cat: expected the real catalyst dose > 0/);
+  });
+
   it('stirring speed follows the segment weights', () => {
     const aug = new Augmenter(REACTOR_DEFAULT_RULES.filter((r) => r.kind === 'stirring'));
     const speeds = aug.augment({}, 2000, 77).samples.map((s) => s.payload.agitatorSpeed as number);

@@ -78,6 +78,8 @@ describe('augment rules (config)', () => {
     refuses([{ kind: 'kinetics', dose: 'cat', relative: 0.05, temperature: 'T', A: 1, Ea: 1, conversionField: 'X' }], /\.time$/, /reaction time field/);
     refuses([{ kind: 'kinetics', dose: 'cat', relative: 1.5, temperature: 'T', A: 1, Ea: 1, rateField: 'k' }], /\.relative$/, /< 1/);
     refuses([{ kind: 'stirring', field: 'rpm', segments: [{ min: 150, max: 300 }], vessel: { impellerDiameter: 2 } }], /impellerDiameter$/, /smaller than vesselDiameter/);
+    refuses([{ kind: 'kinetics', dose: 'cat', relative: 0.05, temperature: 'T', A: 1, Ea: 1, rateField: 'k', calibrate: true }], /\.calibrate$/, /needs conversionField/);
+    refuses([{ kind: 'kinetics', dose: 'cat', relative: 0.05, temperature: 'T', time: 't', A: 1, Ea: 1, conversionField: 'X', calibrate: 'yes' }], /\.calibrate$/, /true or false/);
   });
 
   it('refuses two rules writing one field, and a rule reading a field a later rule rewrites', () => {

@@ -191,6 +191,15 @@ describe('lib/infer/session', () => {
     m.source = 'broken.onnx';
     await assert.rejects(Session.create(m), /ONNX Runtime could not load broken\.onnx: .*NoSuchOp/);
     await assert.rejects(Session.create(Buffer.from('{"not":"onnx"}')), /not an ONNX model: the bytes look like JSON text/);
+    // an op newer than the model's opset (Gelu arrived in opset 20)
+    const gelu = (opset: number): OnnxModel => new OnnxModel({
+      irVersion: 8, opsetImport: [{ domain: '', version: opset }],
+      graph: { name: 'g', node: [{ opType: 'Gelu', input: ['x'], output: ['y'] }], input: [makeValueInfo('x', 'float32', [1, 2])], output: [makeValueInfo('y', 'float32', [1, 2])] },
+    }, `gelu-opset${opset}.onnx`);
+    await assert.rejects(Session.create(gelu(13)), /ONNX Runtime could not load gelu-opset13\.onnx: .*No Op registered for Gelu with domain_version of 13/);
+    const ok = await open(gelu(20));
+    const y = (await ok.run({ x: { dims: [1, 2], data: [0, 1] } })).y.data as Float32Array;
+    close(y, [0, 0.8413447]); // x·Φ(x): Φ(1) = 0.8413447
   });
 
   it('release frees the session; running after release fails; releasing twice is fine', async () => {

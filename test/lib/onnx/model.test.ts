@@ -223,8 +223,12 @@ describe('lib/onnx/model: bad input gives errors that say what is wrong', () => 
     assert.throws(() => OnnxModel.fromBuffer(m21), new RegExp(`unsupported opset ${MAX_OPSET + 1} \\(ai\\.onnx opsets 1–${MAX_OPSET}`));
     assert.equal(OnnxModel.fromBuffer(m21, { validate: false }).opset, MAX_OPSET + 1);
     const ir = tinyModel();
+    ir.irVersion = 11;
+    assert.throws(() => OnnxModel.fromBuffer(onnx.ModelProto.encode(ir).finish()), /IR version 11 is newer than this library reads \(up to 10\)/);
     ir.irVersion = 10;
-    assert.throws(() => OnnxModel.fromBuffer(onnx.ModelProto.encode(ir).finish()), /IR version 10 is newer/);
+    const ir10 = OnnxModel.fromBuffer(onnx.ModelProto.encode(ir).finish());
+    assert.match(ir10.warnings.join(), /IR version 10 is newer than onnx-proto's 8 .* dropped on save; ONNX Runtime 1\.17 runs IR ≤ 9/);
+    assert.deepEqual(new OnnxModel(tinyModel()).warnings, []);
   });
 
   it('a dangling input, a graph output nothing produces, a value produced twice, bad initializer data', () => {

@@ -9,7 +9,7 @@
  *   D <seq> <id>      the uplink received message <seq> with _cacheId <id> (it is acked next)
  *   EMPTY             (drain run) the queue is empty
  * Environment: FAULT_FILE (queue file), FAULT_SEQ (first seq), FAULT_PRODUCE (1 = produce,
- * 0 = only drain), FAULT_SEED, FAULT_SYNC (FULL/NORMAL).
+ * 0 = only drain), FAULT_SEED, FAULT_SYNC (FULL/NORMAL), FAULT_WINDOW (maxInFlight, default 1).
  */
 import * as fs from 'fs';
 import { SeededRandom } from '../../../lib/util/random';
@@ -28,8 +28,9 @@ function mainLib(): void {
   let uplinkDown = false;
   let acks: number[] = [];
   const flushAcks = () => {
-    if (acks.length) fwd.ack(acks);
-    acks = [];
+    const batch = acks;
+    acks = []; // before ack(): acking delivers more, synchronously
+    if (batch.length) fwd.ack(batch);
   };
   const fwd: StoreForwarder<Record<string, any>> = new StoreForwarder<Record<string, any>>({
     queue,
@@ -44,7 +45,7 @@ function mainLib(): void {
     commitMaxCount: 500,
     ackTimeoutMs: 1000,
     retryIntervalMs: 200,
-    maxInFlight: 200,
+    maxInFlight: Number(process.env.FAULT_WINDOW || 1),
   });
   out('READY\n');
   if (produce) {
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
       maxSize: 0,
       ackTimeout: 1,
       retryInterval: 0.2,
-      maxInFlight: 200,
+      maxInFlight: Number(process.env.FAULT_WINDOW || 1),
       rate: 0,
       commitInterval: 5,
       commitCount: 500,
@@ -108,8 +109,9 @@ async function main(): Promise<void> {
   let uplinkDown = false;
   let acks: number[] = [];
   const flushAcks = () => {
-    if (acks.length) h.send({ ack: acks });
+    const batch = acks;
     acks = [];
+    if (batch.length) h.send({ ack: batch });
   };
   helper.getNode('out0').on('input', (m: any) => {
     if (uplinkDown) return; // lost on the way: never acknowledged

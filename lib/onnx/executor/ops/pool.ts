@@ -28,22 +28,66 @@ function poolValid(tf: TF, x: Tensor, kind: 'max' | 'avg', kernel: number[], str
     const s = strides as [number, number, number];
     return kind === 'max' ? tf.maxPool3d(x as tfTypes.Tensor5D, k, s, 'valid') : tf.avgPool3d(x as tfTypes.Tensor5D, k, s, 'valid');
   }
-  // general: one strided view per kernel offset
-  const offsets: number[][] = [[]];
-  for (const k of kernel) {
-    const next: number[][] = [];
-    for (const o of offsets) for (let i = 0; i < k; i++) next.push([...o, i]);
-    offsets.splice(0, offsets.length, ...next);
+  const windowSize = kernel.reduce((a, b) => a * b, 1);
+  if (windowSize <= 16) {
+    // small windows: one strided view per kernel offset, reduced
+    let acc: Tensor | undefined;
+    const offsets: number[][] = kernel.reduce<number[][]>((acc0, k) => acc0.flatMap(o => Array.from({ length: k }, (_, i) => [...o, i])), [[]]);
+    for (const off of offsets) {
+      let v = x;
+      off.forEach((o, i) => {
+        v = takeStrided(tf, v, i + 1, o * dilations[i], strides[i], out[i]);
+      });
+      acc = acc === undefined ? v : kind === 'max' ? tf.maximum(acc, v) : tf.add(acc, v);
+    }
+    return kind === 'max' ? acc! : tf.div(acc!, windowSize);
   }
-  let acc: Tensor | undefined;
-  for (const off of offsets) {
-    let v = x;
-    off.forEach((o, i) => {
-      v = takeStrided(tf, v, i + 1, o * dilations[i], strides[i], out[i]);
-    });
-    acc = acc === undefined ? v : kind === 'max' ? tf.maximum(acc, v) : tf.add(acc, v);
+  // large dilated windows: max and mean are separable over a rectangular window, pool one axis at a time
+  let y = x;
+  for (let i = 0; i < sp; i++) y = pool1d(tf, y, i + 1, kind, kernel[i], strides[i], dilations[i], out[i]);
+  return y;
+}
+
+/**
+ * Pool along one spatial axis of a channels-last tensor with kernel k, stride s, dilation d,
+ * producing `out` positions. Dilation by moving the d phases into the batch (as spaceToBatch does),
+ * pooling at stride 1 and taking every s-th position.
+ */
+function pool1d(tf: TF, x: Tensor, axis: number, kind: 'max' | 'avg', k: number, s: number, d: number, out: number): Tensor {
+  const shape = x.shape as number[];
+  const r = shape.length;
+  const perm = [0, axis, ...[...Array(r).keys()].filter(i => i !== 0 && i !== axis)];
+  const moved = tf.transpose(x, perm);
+  const N = shape[0];
+  const L = shape[axis];
+  const M = shape.reduce((a, b) => a * b, 1) / (N * L);
+  const restShape = perm.slice(2).map(i => shape[i]);
+  const pool = (t: Tensor, kk: number, ss: number) => {
+    const t4 = t as tfTypes.Tensor4D;
+    return kind === 'max' ? tf.maxPool(t4, [1, kk], [1, ss], 'valid') : tf.avgPool(t4, [1, kk], [1, ss], 'valid');
+  };
+  let y: Tensor;
+  if (d === 1) {
+    y = pool(moved.reshape([N, 1, L, M]), k, s).reshape([N, out, M]);
+  } else {
+    const Lq = Math.ceil(L / d) * d;
+    let t = moved.reshape([N, L, M]);
+    if (Lq > L) t = tf.pad(t, [[0, 0], [0, Lq - L], [0, 0]], kind === 'max' ? -Infinity : 0);
+    if (s % d === 0) {
+      // every output starts at a multiple of d: only phase 0 is needed, pooled at stride s / d
+      t = tf.slice(t.reshape([N, Lq / d, d, M]), [0, 0, 0, 0], [N, Lq / d, 1, M]).reshape([N, 1, Lq / d, M]);
+      y = takeStrided(tf, pool(t, k, s / d).reshape([N, -1, M]), 1, 0, 1, out);
+      const inv0 = perm.map((_, i) => perm.indexOf(i));
+      return tf.transpose(y.reshape([N, out, ...restShape]), inv0);
+    }
+    t = tf.transpose(t.reshape([N, Lq / d, d, M]), [0, 2, 1, 3]).reshape([N * d, 1, Lq / d, M]);
+    const m1 = Lq / d - k + 1;
+    t = pool(t, k, 1).reshape([N, d, m1, M]);
+    t = tf.transpose(t, [0, 2, 1, 3]).reshape([N, m1 * d, M]);
+    y = takeStrided(tf, t, 1, 0, s, out);
   }
-  return kind === 'max' ? acc! : tf.div(acc!, offsets.length);
+  const inv = perm.map((_, i) => perm.indexOf(i));
+  return tf.transpose(y.reshape([N, out, ...restShape]), inv);
 }
 
 function pool(kind: 'max' | 'avg'): OpFn {

@@ -1,0 +1,99 @@
+import { strict as assert } from 'assert';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { loadNode, startServer, stopServer, helper } from '../support/harness';
+import { buildMlp } from '../../tools/build-boiler-model';
+import { graphOf, opTypes, runOrt } from '../lib/optimize/helpers';
+import pruneQuantize = require('../../nodes/prune-quantize/prune-quantize');
+
+const model = buildMlp([8, 32, 16, 1], { seed: 3, outputName: 'y' });
+
+describe('prune-quantize node', function () {
+  this.timeout(30000);
+  before(startServer);
+  afterEach(() => helper.unload());
+  after(stopServer);
+
+  it('optimises a model Buffer in a worker thread: Buffer + report out, done once, nothing caught', async () => {
+    const h = await loadNode(pruneQuantize, { type: 'prune-quantize', pruneMode: 'keep', pruneValue: '16', lowRankMode: 'none', int8: 'dynamic', latency: false });
+    const statuses: string[] = [];
+    const orig = h.node.status.bind(h.node);
+    h.node.status = (s: { text?: string }) => { statuses.push(s.text ?? ''); return orig(s); };
+    h.send({ payload: model, model: { name: 'boiler', version: 3 } });
+    await h.until(() => h.completed.length === 1, 20000);
+    assert.equal(h.caught.length, 0, JSON.stringify(h.caught.map((c) => c.error)));
+    const out = h.outputs[0][0];
+    assert.ok(Buffer.isBuffer(out.payload));
+    assert.ok(opTypes(out.payload).includes('MatMulInteger'));
+    assert.deepEqual(out.report.steps.pruned.map((p: any) => [p.before, p.after]), [[32, 16]]);
+    assert.equal(out.model.sha256, crypto.createHash('sha256').update(out.payload).digest('hex'));
+    assert.equal(out.model.name, 'boiler');
+    assert.ok(out.model.metrics.bytes < 0.5);
+    const r = await runOrt(out.payload, { features: { shape: [1, 8], data: new Float32Array(8).fill(0.5) } });
+    assert.deepEqual(r.y.dims, [1, 1]);
+    assert.ok(statuses.some((s) => /%/.test(s)), `progress in status: ${statuses.join(' | ')}`);
+    assert.equal(h.completed.length, 1);
+  });
+
+  it('queues messages (one at a time), reads pkg:/file paths, saves to a file and never overwrites the input', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pq-'));
+    const inFile = path.join(dir, 'in.onnx');
+    fs.writeFileSync(inFile, model);
+    const outFile = path.join(dir, 'out.onnx');
+    const h = await loadNode(pruneQuantize, { type: 'prune-quantize', int8: 'static', activations: 'fixed', outputPath: outFile, latency: false });
+    h.send({ model: { path: inFile } });
+    h.send({ payload: model });
+    await h.until(() => h.completed.length === 2, 20000);
+    assert.equal(h.caught.length, 0);
+    assert.equal(h.outputs[0].length, 2);
+    assert.deepEqual(fs.readFileSync(inFile), model);
+    assert.deepEqual(fs.readFileSync(outFile), h.outputs[0][1].payload);
+    assert.equal(h.outputs[0][0].filename, outFile);
+    const ops = opTypes(fs.readFileSync(outFile));
+    assert.ok(ops.includes('QuantizeLinear') && ops.includes('DequantizeLinear'));
+    await helper.unload();
+    // same path in and out: refused, input untouched
+    const h2 = await loadNode(pruneQuantize, { type: 'prune-quantize', int8: 'dynamic', outputPath: inFile, latency: false });
+    h2.send({ model: { path: inFile } });
+    await h2.until(() => h2.completed.length === 1);
+    assert.equal(h2.caught.length, 1);
+    assert.match(h2.caught[0].error.message, /outputPath: .*never overwritten/);
+    assert.deepEqual(fs.readFileSync(inFile), model);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('bad input reaches Catch (not ONNX, wrong calibration shape, no model), the node keeps working', async () => {
+    const h = await loadNode(pruneQuantize, { type: 'prune-quantize', int8: 'static', latency: false });
+    h.send({ payload: Buffer.from('definitely not an onnx model') });
+    h.send({ payload: model, calibration: { inputs: { features: { shape: [2, 7], data: new Array(14).fill(0) } } } });
+    h.send({ payload: 42 });
+    h.send({ payload: model, calibration: { inputs: { features: { shape: [4, 8], data: new Array(32).fill(0.1) } } } });
+    await h.until(() => h.completed.length === 4, 20000);
+    assert.equal(h.caught.length, 3);
+    const messages = h.caught.map((c) => c.error.message);
+    assert.ok(messages.some((m: string) => /^model: expected an ONNX model/.test(m)), messages.join('\n'));
+    assert.ok(messages.some((m: string) => /calibration.inputs.features.shape: expected shape \[\?, 8\]/.test(m)), messages.join('\n'));
+    assert.ok(messages.some((m: string) => /^payload: expected a Buffer/.test(m)), messages.join('\n'));
+    assert.equal(h.outputs[0].length, 1);
+    const g = graphOf(h.outputs[0][0].payload);
+    assert.ok(g.node.some((n) => n.opType === 'QuantizeLinear'));
+  });
+
+  it('answers control stats; a bad config shows in status and refuses input', async () => {
+    const h = await loadNode(pruneQuantize, { type: 'prune-quantize', int8: 'dynamic', latency: false });
+    h.send({ control: 'stats' });
+    await h.until(() => h.completed.length === 1);
+    assert.deepEqual(h.outputs[0][0], { ...h.outputs[0][0], control: 'stats', payload: { processed: 0, failed: 0, running: 0, queued: 0 } });
+    await helper.unload();
+    const bad = await loadNode(pruneQuantize, { type: 'prune-quantize', pruneMode: 'l1', pruneValue: '1.5', int8: 'none' });
+    bad.send({ payload: model });
+    await bad.until(() => bad.completed.length === 1);
+    assert.match(bad.caught[0].error.message, /prune.threshold/);
+    const none = await (async () => { await helper.unload(); return loadNode(pruneQuantize, { type: 'prune-quantize', int8: 'none' }); })();
+    none.send({ payload: model });
+    await none.until(() => none.completed.length === 1);
+    assert.match(none.caught[0].error.message, /at least one transformation/);
+  });
+});
