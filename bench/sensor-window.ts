@@ -52,6 +52,7 @@ function libRate(data: Float64Array, stats: Statistic[], kind: 'time' | 'count',
 }
 
 interface Under {
+  id: string;
   node: any;
   done: number;
   caught: number;
@@ -64,29 +65,37 @@ interface Under {
  * same conditions. Counters instead of stored messages keep memory flat.
  */
 async function loadFlow(modules: unknown[], configs: Record<string, Record<string, unknown>>): Promise<Record<string, Under>> {
-  const flow: Record<string, unknown>[] = [{ id: 'f1', type: 'tab', label: 'bench' }];
+  // node-red-node-test-helper registers a core node type once per node of that type in the flow,
+  // so the flow has one Catch and one Complete node, scoped to every node under test; messages
+  // carry `benchNode` to say whose they are
+  const ids = Object.keys(configs);
+  const flow: Record<string, unknown>[] = [
+    { id: 'f1', type: 'tab', label: 'bench' },
+    { id: 'catch1', type: 'catch', z: 'f1', scope: ids.map((id) => `b_${id}`), uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'f1' },
+    { id: 'complete1', type: 'complete', z: 'f1', scope: ids.map((id) => `b_${id}`), uncaught: false, wires: [['completed']] },
+    { id: 'completed', type: 'helper', z: 'f1' },
+  ];
   for (const [id, config] of Object.entries(configs)) {
-    flow.push({ ...config, id, z: 'f1', wires: [[`${id}_out`]] });
+    // ids are prefixed: an id equal to a type name ('smooth') reads as a config-node reference to itself
+    flow.push({ ...config, id: `b_${id}`, z: 'f1', wires: [[`${id}_out`]] });
     flow.push({ id: `${id}_out`, type: 'helper', z: 'f1' });
-    flow.push({ id: `${id}_catch`, type: 'catch', z: 'f1', scope: [id], uncaught: false, wires: [[`${id}_caught`]] });
-    flow.push({ id: `${id}_caught`, type: 'helper', z: 'f1' });
-    flow.push({ id: `${id}_complete`, type: 'complete', z: 'f1', scope: [id], uncaught: false, wires: [[`${id}_done`]] });
-    flow.push({ id: `${id}_done`, type: 'helper', z: 'f1' });
   }
   const catchNode = require('@node-red/nodes/core/common/25-catch.js');
   const completeNode = require('@node-red/nodes/core/common/24-complete.js');
   await helper.load([...modules, catchNode, completeNode], flow);
   const out: Record<string, Under> = {};
-  for (const id of Object.keys(configs)) {
-    const u: Under = { node: helper.getNode(id), done: 0, caught: 0, firstError: null };
+  for (const id of ids) {
+    const u: Under = { id, node: helper.getNode(`b_${id}`), done: 0, caught: 0, firstError: null };
     if (!u.node) throw new Error(`${id} was not created`);
-    helper.getNode(`${id}_done`).on('input', () => u.done++);
-    helper.getNode(`${id}_caught`).on('input', (m: any) => {
-      u.caught++;
-      if (u.firstError === null) u.firstError = String(m.error?.message ?? m.error);
-    });
     out[id] = u;
   }
+  helper.getNode('completed').on('input', (m: any) => out[m.benchNode].done++);
+  helper.getNode('caught').on('input', (m: any) => {
+    const u = out[m.benchNode];
+    u.caught++;
+    if (u.firstError === null) u.firstError = String(m.error?.message ?? m.error);
+  });
   return out;
 }
 
@@ -99,7 +108,7 @@ async function pump(u: Under, make: (k: number) => Record<string, unknown>, from
   await new Promise<void>((resolve) => {
     const tick = () => {
       const finished = u.done + u.caught - base;
-      while (sent < target && sent - finished < inFlight) u.node.receive(make(from + sent++));
+      while (sent < target && sent - finished < inFlight) u.node.receive({ ...make(from + sent++), benchNode: u.id });
       if (u.done + u.caught - base >= target) return resolve();
       setImmediate(tick);
     };
@@ -133,6 +142,7 @@ function spreadLimit(): number {
   while (hi - lo > 1000) {
     const mid = Math.floor((lo + hi) / 2);
     try {
+      // eslint-disable-next-line prefer-spread -- exactly what smooth does
       Math.max.apply(Math, new Array(mid).fill(1));
       lo = mid;
     } catch {

@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as OrtApi from 'onnxruntime-common';
 import { InputError } from '../errors';
+import { resolveUserPath } from '../paths';
 import { Dim, OnnxModel, ValueInfo } from '../onnx/model';
 import { Tensor, TensorData, TensorType, elementCount, makeTensor } from '../onnx/tensor';
 
@@ -135,7 +136,15 @@ export class Session {
 
   /** Create a session from a model file path, ONNX bytes, or an OnnxModel (not modified). */
   static async create(source: string | Uint8Array | OnnxModel, options: SessionOptions = {}): Promise<Session> {
-    const model = source instanceof OnnxModel ? source : typeof source === 'string' ? OnnxModel.load(source) : OnnxModel.fromBuffer(source);
+    let bytes: Uint8Array;
+    let model: OnnxModel;
+    if (source instanceof OnnxModel) {
+      model = source;
+      bytes = model.toBuffer();
+    } else {
+      bytes = typeof source === 'string' ? fs.readFileSync(source.startsWith('pkg:') ? resolveUserPath(source) : source) : source;
+      model = OnnxModel.fromBuffer(bytes, { source: typeof source === 'string' ? source : 'buffer' });
+    }
     const rt = loadRuntime(options.runtime);
     const notes: string[] = [];
     const wanted = (options.executionProviders ?? (process.env.INDUSTRIAL_AI_ORT_PROVIDERS || 'cpu').split(','))
@@ -157,7 +166,6 @@ export class Session {
     }
     if (options.intraOpThreads) base.intraOpNumThreads = options.intraOpThreads;
     if (options.interOpThreads) base.interOpNumThreads = options.interOpThreads;
-    const bytes = model.toBuffer();
     let used = providers;
     let session: OrtApi.InferenceSession | undefined;
     let lastError: Error | undefined;

@@ -82,19 +82,28 @@ export class MainThreadRunner implements Runner {
   }
 }
 
-/** The worker's code (CommonJS, evaluated): one session, runs one request at a time in order. */
+/**
+ * The inference worker's code (CommonJS, evaluated). One worker thread per process hosts every
+ * worker-run session, by id. It is never terminated: tearing down a worker thread that loaded
+ * onnxruntime-node 1.17 corrupts the process heap (measured here: "free(): invalid pointer" aborts
+ * within a few dozen worker create/terminate cycles), so sessions are released inside it and the
+ * thread is only unref'd while it holds none.
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('worker_threads');
 const ort = require(workerData.ortPath);
-let session;
+const sessions = new Map();
 const asFloat = (t) => (t.data instanceof Float32Array || t.data instanceof Float64Array)
   ? t.data.slice() : Float64Array.from(Array.from(t.data, Number));
 parentPort.on('message', async (m) => {
   try {
     if (m.type === 'load') {
-      session = await ort.InferenceSession.create(m.model, m.options);
+      const session = await ort.InferenceSession.create(m.model, m.options);
+      sessions.set(m.sid, session);
       parentPort.postMessage({ id: m.id, ok: true, inputNames: session.inputNames, outputNames: session.outputNames });
     } else if (m.type === 'run') {
+      const session = sessions.get(m.sid);
+      if (!session) throw new Error('session closed');
       const feeds = {};
       for (const k of Object.keys(m.feeds)) {
         const f = m.feeds[k];
@@ -110,8 +119,9 @@ parentPort.on('message', async (m) => {
       }
       parentPort.postMessage({ id: m.id, ok: true, result }, transfer);
     } else if (m.type === 'close') {
+      const session = sessions.get(m.sid);
+      sessions.delete(m.sid);
       if (session) await session.release();
-      session = undefined;
       parentPort.postMessage({ id: m.id, ok: true });
     }
   } catch (err) {
@@ -125,16 +135,25 @@ interface Call {
   reject: (e: Error) => void;
 }
 
-export class WorkerRunner implements Runner {
-  readonly kind = 'worker' as const;
+/** The process's one inference worker thread (created on first use, replaced only if it dies). */
+class InferenceWorker {
+  private static shared: InferenceWorker | undefined;
   private readonly calls = new Map<number, Call>();
   private nextId = 1;
-  private running = 0;
-  private names: { inputNames: string[]; outputNames: string[] } = { inputNames: [], outputNames: [] };
-  private exited: Error | undefined;
+  private nextSession = 1;
+  private sessions = 0;
+  dead: Error | undefined;
+  private readonly worker: Worker;
 
-  private constructor(private readonly worker: Worker, readonly maxQueue: number) {
-    worker.on('message', (m: { id: number; ok: boolean; error?: string }) => {
+  static get(): InferenceWorker {
+    if (!InferenceWorker.shared || InferenceWorker.shared.dead) InferenceWorker.shared = new InferenceWorker();
+    return InferenceWorker.shared;
+  }
+
+  private constructor() {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath: runtime().path } });
+    this.worker.unref();
+    this.worker.on('message', (m: { id: number; ok: boolean; error?: string }) => {
       const call = this.calls.get(m.id);
       if (!call) return;
       this.calls.delete(m.id);
@@ -142,26 +161,56 @@ export class WorkerRunner implements Runner {
       else call.reject(new Error(m.error));
     });
     const fail = (err: Error) => {
-      this.exited = err;
+      this.dead = err;
       for (const c of this.calls.values()) c.reject(err);
       this.calls.clear();
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`inference worker exited (code ${code})`)));
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`inference worker exited (code ${code})`)));
   }
 
-  /** Start a worker holding a session of `model`. `maxQueue`: runs that may wait beyond the one running. */
+  newSessionId(): number {
+    return this.nextSession++;
+  }
+
+  /** Count an open session: the worker keeps the process alive while it holds any. */
+  opened(): void {
+    if (this.sessions++ === 0) this.worker.ref();
+  }
+  closed(): void {
+    if (--this.sessions === 0) this.worker.unref();
+  }
+
+  call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<any> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      this.worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+}
+
+export class WorkerRunner implements Runner {
+  readonly kind = 'worker' as const;
+  private running = 0;
+  private names: { inputNames: string[]; outputNames: string[] } = { inputNames: [], outputNames: [] };
+  private open = true;
+
+  private constructor(
+    private readonly worker: InferenceWorker,
+    private readonly sid: number,
+    readonly maxQueue: number,
+  ) {}
+
+  /** A session of `model` in the inference worker. `maxQueue`: runs that may wait beyond the one running. */
   static async create(model: Uint8Array, options: SessionOptions = {}, maxQueue = 64): Promise<WorkerRunner> {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath: runtime().path } });
-    const runner = new WorkerRunner(worker, maxQueue);
-    try {
-      const copy = model.slice();
-      const m = await runner.call({ type: 'load', model: copy, options: ortOptions(options) }, [copy.buffer]);
-      runner.names = { inputNames: m.inputNames, outputNames: m.outputNames };
-    } catch (err) {
-      await worker.terminate();
-      throw err;
-    }
+    const worker = InferenceWorker.get();
+    const runner = new WorkerRunner(worker, worker.newSessionId(), maxQueue);
+    const copy = model.slice();
+    const m = await worker.call({ type: 'load', sid: runner.sid, model: copy, options: ortOptions(options) }, [copy.buffer]);
+    worker.opened();
+    runner.names = { inputNames: m.inputNames, outputNames: m.outputNames };
     return runner;
   }
 
@@ -176,16 +225,8 @@ export class WorkerRunner implements Runner {
     return Math.max(0, this.running - 1);
   }
 
-  private call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<any> {
-    if (this.exited) return Promise.reject(this.exited);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.calls.set(id, { resolve, reject });
-      this.worker.postMessage({ ...msg, id }, transfer);
-    });
-  }
-
   async run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>> {
+    if (!this.open) throw new Error('session closed');
     if (this.running > this.maxQueue) throw new QueueFullError(this.maxQueue);
     this.running++;
     try {
@@ -196,7 +237,7 @@ export class WorkerRunner implements Runner {
         copy[k] = { data, dims: v.dims };
         transfer.push(data.buffer as ArrayBuffer);
       }
-      const m = await this.call({ type: 'run', feeds: copy }, transfer);
+      const m = await this.worker.call({ type: 'run', sid: this.sid, feeds: copy }, transfer);
       return m.result;
     } finally {
       this.running--;
@@ -204,13 +245,14 @@ export class WorkerRunner implements Runner {
   }
 
   async close(): Promise<void> {
-    if (!this.exited) {
-      try {
-        await this.call({ type: 'close' });
-      } catch {
-        /* the worker is going anyway */
-      }
+    if (!this.open) return;
+    this.open = false;
+    try {
+      await this.worker.call({ type: 'close', sid: this.sid });
+    } catch {
+      /* a dead worker has no session left to release */
+    } finally {
+      this.worker.closed();
     }
-    await this.worker.terminate();
   }
 }

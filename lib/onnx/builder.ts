@@ -399,7 +399,9 @@ export class GraphBuilder {
     names.forEach((n, i) => {
       if (!n) throw new Error(`heads: head ${i} has no name`);
       if (names.indexOf(n) !== i) throw new Error(`heads: duplicate head name '${n}'`);
-      if (this.used.has(n)) throw new Error(`heads: name '${n}' is already used in the graph`);
+      if (this.inputsList.some((v) => v.name === n) || this.outputsList.some((v) => v.name === n)) {
+        throw new Error(`heads: name '${n}' is already an input or output`);
+      }
     });
     const result: Record<string, Value> = {};
     for (const h of specs) {

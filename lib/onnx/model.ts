@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
+import { resolveUserPath } from '../paths';
 import {
   OnnxFormatError, Tensor, TensorType, codeFromType, elementCount, tensorFromProto, tensorToProto, toNumber,
   typeFromCode,
@@ -229,13 +230,20 @@ export class OnnxModel {
     this.source = source;
   }
 
-  /** Read and decode a model file. Throws OnnxFormatError (or the fs error for a missing file). */
+  /**
+   * Read and decode a model file (`pkg:models/x.onnx` names a file shipped in this package).
+   * Throws OnnxFormatError (or the fs error for a missing file).
+   */
   static load(file: string, options: LoadOptions = {}): OnnxModel {
+    if (file.startsWith('pkg:')) file = resolveUserPath(file);
     const buf = fs.readFileSync(file);
     return OnnxModel.fromBuffer(buf, { ...options, source: options.source ?? file });
   }
 
-  /** Decode a model from bytes (Buffer or Uint8Array). The bytes are not kept. */
+  /**
+   * Decode a model from bytes (Buffer or Uint8Array). The bytes are copied first: decoded raw_data
+   * fields are views into that copy, so the caller may reuse or change its buffer afterwards.
+   */
   static fromBuffer(bytes: Uint8Array, options: LoadOptions = {}): OnnxModel {
     const source = options.source ?? 'buffer';
     if (!(bytes instanceof Uint8Array)) throw new OnnxFormatError(`expected a Buffer or Uint8Array of ONNX bytes, got ${typeof bytes}`, source);
@@ -243,7 +251,7 @@ export class OnnxModel {
     const looksLike = sniff(bytes);
     let proto: onnx.ModelProto;
     try {
-      proto = onnx.ModelProto.decode(bytes);
+      proto = onnx.ModelProto.decode(Buffer.from(bytes));
     } catch (e) {
       const msg = (e as Error).message;
       if (looksLike) throw new OnnxFormatError(`not an ONNX model: the bytes look like ${looksLike}`, source);

@@ -175,9 +175,9 @@ async function figures(bytes: Uint8Array, o: OptimizeOptions, out?: Record<strin
 /** Run the chain on ONNX bytes. Returns the optimised model and the report. */
 export async function optimize(input: Uint8Array, o: OptimizeOptions): Promise<{ model: Buffer; report: OptimizeReport }> {
   const progress = (f: number, s: string) => o.onProgress?.(Math.min(1, f), s);
-  validateChain(o, true);
   progress(0, 'reading model');
   const g = new GraphEditor(decodeModel(input));
+  validateChain(o, true);
   const outputNames = (g.graph.output ?? []).map((x) => x.name!);
   if (o.calibration) checkAgainstModel(o.calibration, g.model, 'calibration');
   if (o.validation) checkAgainstModel(o.validation, g.model, 'validation', outputNames);

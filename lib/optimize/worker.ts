@@ -1,7 +1,8 @@
 /**
- * Runs one optimisation chain in a worker thread (the Node-RED event loop never blocks on SVDs or
- * ONNX Runtime): receives { model, spec, calibration?, validation? }, posts { type: 'progress' }
- * messages, then { type: 'result', model, report } or { type: 'error', message, field? }.
+ * The optimiser's worker thread (the Node-RED event loop never blocks on SVDs or ONNX Runtime):
+ * receives { id, job: { model, spec, calibration?, validation? } }, runs jobs one after another,
+ * posts { id, type: 'progress' } messages, then { id, type: 'result', model, report } or
+ * { id, type: 'error', message, field? }. It stays alive between jobs (see run-in-worker.ts).
  */
 import { parentPort, workerData } from 'worker_threads';
 import { InputError } from '../errors';
@@ -16,13 +17,15 @@ export interface WorkerJob {
   validation?: unknown;
 }
 
-export type WorkerReply =
+export type WorkerReply = { id: number } & (
   | { type: 'progress'; fraction: number; stage: string }
   | { type: 'result'; model: Uint8Array; report: unknown }
-  | { type: 'error'; message: string; name: string; field?: string; expected?: string };
+  | { type: 'error'; message: string; name: string; field?: string; expected?: string });
 
-async function runJob(job: WorkerJob): Promise<void> {
-  const post = (m: WorkerReply, transfer?: ArrayBuffer[]) => parentPort!.postMessage(m, transfer);
+type Reply = WorkerReply extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+async function runJob(id: number, job: WorkerJob): Promise<void> {
+  const post = (m: Reply, transfer?: ArrayBuffer[]) => parentPort!.postMessage({ id, ...m }, transfer);
   try {
     const options = chainOptions(job.spec);
     if (job.calibration !== undefined) options.calibration = parseDataSet(job.calibration, 'calibration');
@@ -37,6 +40,9 @@ async function runJob(job: WorkerJob): Promise<void> {
   }
 }
 
-if (parentPort && workerData && (workerData as { job?: WorkerJob }).job) {
-  runJob((workerData as { job: WorkerJob }).job);
+if (parentPort && (workerData as { optimizer?: boolean } | null)?.optimizer) {
+  let chain = Promise.resolve();
+  parentPort.on('message', ({ id, job }: { id: number; job: WorkerJob }) => {
+    chain = chain.then(() => runJob(id, job));
+  });
 }

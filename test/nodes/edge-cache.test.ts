@@ -242,3 +242,48 @@ describe('edge-cache node', () => {
     await waitFor(() => h.node.status.getCalls().some((c: any) => c.args[0].fill === 'green' && /^online/.test(c.args[0].text)), 3000);
   });
 });
+
+describe('examples/welding-edge-cache.json', () => {
+  let dir: string;
+  before(startServer);
+  after(stopServer);
+  afterEach(async () => {
+    await helper.unload();
+    helper.settings({});
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs on its own: records reach the cloud, the link is cut and restored, nothing is lost', async function () {
+    this.timeout(30_000);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-cache-ex-'));
+    helper.settings({ userDir: dir });
+    const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '../../examples/welding-edge-cache.json'), 'utf8'));
+    assert.equal(flow.filter((n: any) => n.type === 'tab').length, 1);
+    for (const n of flow) {
+      if (n.type === 'debug') n.type = 'helper'; // collect what the debug nodes would show
+      // the same story, faster: cut after 1 s, restore 1.5 s later, ack timeout 0.3 s
+      if (n.id === 'ec_cut_auto') n.onceDelay = '1';
+      if (n.id === 'ec_restore_auto') n.onceDelay = '2.5';
+      if (n.id === 'ec_stats_tick') n.repeat = '0.5';
+      if (n.type === 'edge-cache') Object.assign(n, { ackTimeout: 0.3, retryInterval: 0.2 });
+    }
+    const core = (p: string) => require(`@node-red/nodes/core/${p}`);
+    await helper.load([edgeCache, core('common/20-inject.js'), core('function/10-function.js'), core('function/15-change.js'), core('common/90-comment.js')], flow);
+    assert.ok(helper.getNode('ec_cache'), 'edge-cache created');
+    const seqs: number[] = [];
+    const status: string[] = [];
+    const cloudReports: any[] = [];
+    helper.getNode('ec_cloud').on('input', (m: any) => seqs.push(m.payload.seq));
+    helper.getNode('ec_dbg_status').on('input', (m: any) => status.push(m.control === 'stats' ? m.payload : `${m.control}:${m.payload?.state}`));
+    helper.getNode('ec_dbg_cloud').on('input', (m: any) => cloudReports.push(m.payload));
+    await waitFor(() => status.includes('link:down') && status.includes('link:online') && cloudReports.length > 0, 20_000);
+    // let the backlog drain, then stop the producer and compare
+    await waitFor(() => status.some((x, i) => i > status.indexOf('link:online') && /^link online, backlog [0-9],/.test(x)), 10_000);
+    const first = [...new Set(seqs)];
+    const max = Math.max(...first);
+    assert.deepEqual(first, Array.from({ length: max + 1 }, (_, i) => i), 'every record reached the cloud once, in order');
+    assert.ok(max > 40, `only ${max + 1} records in ${status.length} stats`);
+    assert.ok(fs.existsSync(path.join(dir, 'edge-cache', 'welding-example.sqlite')));
+  });
+});
+

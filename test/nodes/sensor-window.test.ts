@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { loadNode, startServer, stopServer, helper } from '../support/harness';
+import { loadNode, startServer, stopServer, helper, waitFor } from '../support/harness';
 import sensorWindow = require('../../nodes/sensor-window/sensor-window');
 
 const base = { type: 'sensor-window', window: '5', windowUnit: 'min', stats: 'mean', rate: 'input', gap: '0' };
@@ -149,5 +149,48 @@ describe('sensor-window node', () => {
     const last = statuses[statuses.length - 1];
     assert.equal(last.shape, 'dot');
     assert.match(last.text, /1 signals · 1 in windows · 2 dropped · 0 gaps · 0 late|sensor-window\.status\.summary/);
+  });
+});
+
+describe('examples/steel-rolling-window.json', () => {
+  before(startServer);
+  afterEach(() => helper.unload());
+  after(stopServer);
+
+  it('produces a rolling-mill feature vector and per-signal statistics from its simulator', async () => {
+    const flow = require('../../examples/steel-rolling-window.json') as Record<string, any>[];
+    assert.equal(flow.filter((n) => n.type === 'tab').length, 1);
+    assert.ok(flow.some((n) => n.type === 'comment' && n.info.length > 200));
+    // debug nodes become helper nodes; the repeating inject is replaced by ticks sent here
+    const nodes = flow.map((n) => (n.type === 'debug' ? { id: n.id, z: n.z, type: 'helper' } : n.type === 'inject' ? { ...n, once: false, repeat: '' } : n));
+    const modules = [
+      sensorWindow,
+      require('@node-red/nodes/core/common/20-inject.js'),
+      require('@node-red/nodes/core/function/10-function.js'),
+      require('@node-red/nodes/core/common/90-comment.js'),
+    ];
+    await helper.load(modules, nodes);
+    const features: any[] = [];
+    const perSignal: any[] = [];
+    helper.getNode('sw_debug_features').on('input', (m: any) => features.push(m));
+    helper.getNode('sw_debug_signals').on('input', (m: any) => perSignal.push(m));
+    const sim = helper.getNode('sw_sim');
+    for (let k = 0; k < 7; k++) {
+      sim.receive({ payload: k });
+      await waitFor(() => features.length >= k, 5000);
+    }
+    await waitFor(() => features.length >= 6 && perSignal.length >= 4, 5000);
+    const v = features[features.length - 1];
+    assert.equal(v.topic, 'rolling-mill');
+    assert.deepEqual(Object.keys(v.payload), ['temperature_mean', 'pressure_mean', 'pressure_min', 'pressure_max', 'vibration_rms', 'vibration_kurtosis', 'speed_last']);
+    assert.ok(Math.abs(v.payload.temperature_mean - 1050) < 30, `temperature ${v.payload.temperature_mean}`);
+    assert.ok(v.payload.pressure_min >= 300 && v.payload.pressure_max <= 800, 'pressure within its validity range');
+    assert.ok(v.payload.vibration_rms > 0.5 && v.payload.vibration_rms < 0.9, `rms ${v.payload.vibration_rms}`);
+    assert.ok(v.payload.vibration_kurtosis > 3, `impacts raise kurtosis above 3: ${v.payload.vibration_kurtosis}`);
+    assert.ok(v.payload.speed_last >= -1 && v.payload.speed_last <= 1);
+    assert.ok(v.counts.pressure.outOfRange > 0, 'the simulator sends some out-of-range pressures');
+    const topics = perSignal.map((m) => m.topic).sort();
+    assert.deepEqual(topics.slice(0, 4), ['pressure', 'speed', 'temperature', 'vibration']);
+    assert.ok(perSignal.every((m) => m.window.n > 0 && typeof m.counts.accepted === 'number'));
   });
 });

@@ -161,3 +161,27 @@ describe('tolerance-gate example flow', () => {
     for (let i = 0; i < 3; i++) for (const m of seen[i]) assert.equal(m.quality.grade, ['pass', 'review', 'reject'][i]);
   });
 });
+
+describe('dual-fusion → tolerance-gate (live path)', () => {
+  before(startServer);
+  afterEach(() => helper.unload());
+  after(stopServer);
+
+  it('a fused thickness record is graded against ±0.01 mm', async () => {
+    const dualFusion = require('../../nodes/dual-fusion/dual-fusion');
+    const h = await loadNode([toleranceGate, dualFusion], { type: 'tolerance-gate', rules: [{ kind: 'band', field: 'thickness', nominal: '2', tolerance: '0.01' }] }, 4, [
+      { id: 'fuse', type: 'dual-fusion', sourceA: 'laser', sourceB: 'xray', field: 'thickness', mode: 'fixed', weightA: '0.75', weightB: '0.25', skew: '20', timeout: '5000', wires: [['n1']] },
+    ]);
+    const fuse = helper.getNode('fuse');
+    fuse.receive({ topic: 'laser', payload: 2.004, timestamp: 0 });
+    fuse.receive({ topic: 'xray', payload: 2.008, timestamp: 0 }); // 2.005: pass
+    fuse.receive({ topic: 'laser', payload: 2.012, timestamp: 100 });
+    fuse.receive({ topic: 'xray', payload: 2.016, timestamp: 100 }); // 2.013: review
+    await h.until(() => h.completed.length === 2);
+    assert.equal(h.outputs[0].length, 1);
+    assert.ok(Math.abs(h.outputs[0][0].payload.thickness - 2.005) < 1e-12);
+    assert.equal(h.outputs[1].length, 1);
+    assert.equal(h.outputs[1][0].quality.reasons[0].field, 'thickness');
+    assert.equal(h.outputs[1][0].fusion.event, 'fused');
+  });
+});

@@ -57,6 +57,7 @@ export function exclusionReason(model: OnnxModel): string | undefined {
     const train = (n.attribute ?? []).find(a => a.name === 'training_mode');
     if (train && Number(train.i ?? 0) !== 0) return `training mode (${n.opType} training_mode=1)`;
     if (n.opType === 'Dropout' && (n.input ?? [])[2]) return 'training mode (Dropout training_mode input)';
+    if (n.opType === 'MaxPool' && (n.output ?? []).filter(o => o).length > 1) return 'MaxPool Indices output (int64 argmax positions) not supported';
     if (n.opType === 'BatchNormalization' && (n.output ?? []).filter(o => o).length > 1) return 'training mode (BatchNormalization statistics outputs)';
   }
   const bad = unsupportedNodes(model);

@@ -318,6 +318,7 @@ describe('lib/onnx/builder', () => {
     ]);
     assert.deepEqual(Object.keys(heads), ['state', 'performance', 'fault']);
     assert.throws(() => b.heads(trunk, [{ name: 'a', units: 1 }, { name: 'a', units: 1 }]), /duplicate head name 'a'/);
+    assert.throws(() => b.heads(trunk, [{ name: 'x', units: 1 }]), /heads: name 'x' is already an input or output/);
     const m = b.build({ heads: '[]' });
     assert.deepEqual(m.outputs, [
       { name: 'state', type: 'float32', shape: ['batch', 3] },

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import fc from 'fast-check';
 import Long from 'long';
 import { onnx } from 'onnx-proto';
 import { MAX_OPSET, OnnxFormatError, OnnxModel, attr, loadModel, makeValueInfo } from '../../../lib/onnx/model';
@@ -106,6 +107,44 @@ describe('lib/onnx/tensor', () => {
     }
   });
 
+  it('property: any numeric tensor survives encode → decode, also from typed fields and at an unaligned offset', () => {
+    const types = ['float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] as const;
+    const ranges: Record<(typeof types)[number], [number, number]> = {
+      float32: [-1e6, 1e6], float64: [-1e12, 1e12], int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
+      int32: [-2147483648, 2147483647], uint32: [0, 4294967295], int64: [-(2 ** 53), 2 ** 53], uint64: [0, 2 ** 53], bool: [0, 1],
+    };
+    fc.assert(fc.property(
+      fc.constantFrom(...types), fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }), fc.integer({ min: 0, max: 2 ** 31 }),
+      (type, dims, seed) => {
+        const n = dims.reduce((a, b) => a * b, 1);
+        let x = seed;
+        const [lo, hi] = ranges[type];
+        const values = Array.from({ length: n }, () => {
+          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+          const v = lo + (x / 4294967296) * (hi - lo);
+          return type === 'float32' ? Math.fround(v) : type === 'float64' ? v : Math.round(v);
+        });
+        const t = makeTensor(type, dims, type === 'int64' || type === 'uint64' ? values.map(BigInt) : values, 'p');
+        const bytes = encodeTensor(t);
+        // decode at an odd offset inside a larger buffer, as inside a model file
+        const padded = new Uint8Array(bytes.length + 3);
+        padded.set(bytes, 3);
+        const back = decodeTensor(padded.subarray(3));
+        assert.deepEqual(back.dims, dims);
+        assert.deepEqual(Array.from(back.data as ArrayLike<unknown>), Array.from(t.data as ArrayLike<unknown>));
+        // the same values stored in the typed fields instead of raw_data
+        const typed: onnx.ITensorProto = { dataType: tensorToProto(t).dataType, dims };
+        if (type === 'float32') typed.floatData = values;
+        else if (type === 'float64') typed.doubleData = values;
+        else if (type === 'int64') typed.int64Data = values.map((v) => Long.fromString(String(v)));
+        else if (type === 'uint64' || type === 'uint32') typed.uint64Data = values.map((v) => Long.fromString(String(v), true));
+        else typed.int32Data = values;
+        const fromTyped = decodeTensor(onnx.TensorProto.encode(typed).finish());
+        assert.deepEqual(Array.from(fromTyped.data as ArrayLike<unknown>), Array.from(t.data as ArrayLike<unknown>));
+      },
+    ), { numRuns: 300 });
+  });
+
   it('rejects data that does not fit the dims, UNDEFINED type, external data and garbage', () => {
     assert.throws(() => tensorFromProto({ name: 'w', dataType: 1, dims: [2, 3], floatData: [1, 2] }), /tensor 'w': 2 stored values for shape \[2, 3\] \(6 needed/);
     assert.throws(() => tensorFromProto({ name: 'w', dataType: 1, dims: [4], rawData: new Uint8Array(15) }), /raw_data has 15 bytes, shape \[4\] of float32 needs 16/);
@@ -165,6 +204,15 @@ describe('lib/onnx/model: load and inspect', () => {
     assert.equal(m.parameterCount(), count);
   });
 
+  it('owns its data: changing the buffer it was decoded from changes nothing', () => {
+    const bytes = Buffer.from(onnx.ModelProto.encode(tinyModel()).finish());
+    const m = OnnxModel.fromBuffer(bytes);
+    const before = m.toBuffer();
+    bytes.fill(0);
+    assert.deepEqual(Array.from(m.getInitializer('B').data as Float32Array), [0.5, -1]);
+    assert.ok(m.toBuffer().equals(before));
+  });
+
   it('loads from a file, and loadModel takes a path or bytes', () => {
     const dir = tmpDir();
     const file = path.join(dir, 'tiny.onnx');
@@ -214,8 +262,13 @@ describe('lib/onnx/model: bad input gives errors that say what is wrong', () => 
     assert.throws(() => OnnxModel.fromBuffer('model.onnx' as unknown as Uint8Array), /expected a Buffer or Uint8Array/);
   });
 
-  it('a missing file is the fs error (ENOENT)', () => {
+  it('a missing file is the fs error (ENOENT); pkg: paths resolve inside the package', () => {
     assert.throws(() => OnnxModel.load('/nonexistent/model.onnx'), /ENOENT/);
+    assert.throws(() => OnnxModel.load('pkg:models/no-such-model.onnx'), (e: Error) => {
+      assert.match(e.message, /ENOENT/);
+      assert.ok(e.message.includes(path.join(path.resolve(__dirname, '../../..'), 'models', 'no-such-model.onnx')), e.message);
+      return true;
+    });
   });
 
   it('an unsupported opset, and a newer IR version', () => {

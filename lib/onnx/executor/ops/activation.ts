@@ -72,6 +72,7 @@ export const activationOps: Record<string, OpFn> = {
   LogSoftmax: softmaxLike((x, { tf }) => tf.logSoftmax(x)),
   Hardmax: softmaxLike((x, { tf }) => {
     const last = x.shape[x.rank - 1];
-    return tf.oneHot(tf.argMax(x, -1), last, 1, 0, 'float32').reshape(x.shape);
+    // int32 one-hot then cast: the wasm backend's float32 oneHot writes integer bit patterns
+    return tf.cast(tf.oneHot(tf.argMax(x, -1), last), 'float32').reshape(x.shape);
   }),
 };

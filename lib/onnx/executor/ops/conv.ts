@@ -43,7 +43,10 @@ export function planSpatial(inShape: number[], kernel: number[], attrs: Attribut
       const [b, e] = [explicit[i], explicit[i + n]];
       pads.push([b, e]);
       const span = L + b + e - dk;
-      out.push((ceilMode ? Math.ceil(span / strides[i]) : Math.floor(span / strides[i])) + 1);
+      let o = (ceilMode ? Math.ceil(span / strides[i]) : Math.floor(span / strides[i])) + 1;
+      // ceil mode: a window that would start in the end padding is dropped (ONNX spec, as PyTorch)
+      if (ceilMode && (o - 1) * strides[i] >= L + b) o -= 1;
+      out.push(o);
     }
     check(out[i] > 0, ctx, `kernel ${kernel[i]} (dilation ${dilations[i]}) is larger than the padded input ${L}`);
   }

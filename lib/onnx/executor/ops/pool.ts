@@ -12,7 +12,7 @@ import { takeStrided } from './shape';
 /** Pool channels-last padded `x` with 'valid' windows; sum/max over kernel offsets when dilated. */
 function poolValid(tf: TF, x: Tensor, kind: 'max' | 'avg', kernel: number[], strides: number[], dilations: number[], out: number[]): Tensor {
   const sp = kernel.length;
-  if (dilations.every(d => d === 1) && sp <= 3) {
+  if (dilations.every(d => d === 1) && (sp <= 2 || (sp === 3 && kind === 'avg'))) {
     if (sp === 1) {
       const xs = x.shape as number[];
       const x4 = x.reshape([xs[0], 1, xs[1], xs[2]]) as tfTypes.Tensor4D;
@@ -24,10 +24,10 @@ function poolValid(tf: TF, x: Tensor, kind: 'max' | 'avg', kernel: number[], str
       const s = strides as [number, number];
       return kind === 'max' ? tf.maxPool(x as tfTypes.Tensor4D, k, s, 'valid') : tf.avgPool(x as tfTypes.Tensor4D, k, s, 'valid');
     }
-    const k = kernel as [number, number, number];
-    const s = strides as [number, number, number];
-    return kind === 'max' ? tf.maxPool3d(x as tfTypes.Tensor5D, k, s, 'valid') : tf.avgPool3d(x as tfTypes.Tensor5D, k, s, 'valid');
+    return tf.avgPool3d(x as tfTypes.Tensor5D, kernel as [number, number, number], strides as [number, number, number], 'valid');
   }
+  // 3-D max pooling avoids tf.maxPool3d: the wasm backend's MaxPool3D starts from FLT_MIN, so
+  // all-negative windows come out as 1.2e-38; it goes the separable way below (exact everywhere)
   const windowSize = kernel.reduce((a, b) => a * b, 1);
   if (windowSize <= 16) {
     // small windows: one strided view per kernel offset, reduced
