@@ -6,7 +6,7 @@
  *  3. 32 samples: 32 single runs vs runBatch (stack, one run, split) vs one batch-32 tensor;
  *  4. fp32 vs dynamic int8 (DynamicQuantizeLinear → MatMulInteger → Cast → Mul) in onnxruntime-node
  *     1.17.0, one intra-op thread, with the largest output difference.
- * Figures are medians of repeated runs.
+ * Figures are medians of repeated runs; the variants compared are timed in turn (interleaved).
  */
 import type * as OrtApi from 'onnxruntime-common';
 import { Session, runtimeInfo } from '../lib/infer/session';
@@ -25,15 +25,19 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function timeMs(reps: number, fn: () => unknown): Promise<number> {
-  for (let i = 0; i < Math.min(5, reps); i++) await fn();
-  const t: number[] = [];
+
+/** Medians of several functions timed in turn (interleaved, so drift on a shared machine hits all alike). */
+async function compareMs(reps: number, fns: (() => unknown)[]): Promise<number[]> {
+  for (let i = 0; i < Math.min(5, reps); i++) for (const f of fns) await f();
+  const t: number[][] = fns.map(() => []);
   for (let i = 0; i < reps; i++) {
-    const s = process.hrtime.bigint();
-    await fn();
-    t.push(Number(process.hrtime.bigint() - s) / 1e6);
+    for (let k = 0; k < fns.length; k++) {
+      const s = process.hrtime.bigint();
+      await fns[k]();
+      t[k].push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
   }
-  return median(t);
+  return t.map(median);
 }
 
 function mlp(): OnnxModel {
@@ -89,9 +93,9 @@ async function main(): Promise<void> {
   console.log(`MLP ${LAYERS.join('-')}: ${model.parameterCount().toLocaleString('en')} parameters, ${(bytes.length / 1e6).toFixed(1)} MB; onnxruntime-node ${rt.version} [${rt.providers.join(', ')}]; ${REPS} reps, medians${QUICK ? ' (BENCH_QUICK)' : ''}`);
 
   // 1. model I/O
-  const load = await timeMs(Math.ceil(REPS / 10), () => OnnxModel.fromBuffer(bytes));
-  const save = await timeMs(Math.ceil(REPS / 10), () => model.toBuffer());
-  const inits = await timeMs(Math.ceil(REPS / 10), () => model.initializers());
+  const [load, save, inits] = await compareMs(Math.max(15, Math.ceil(REPS / 10)), [
+    () => OnnxModel.fromBuffer(bytes), () => model.toBuffer(), () => model.initializers(),
+  ]);
   console.log('\n1. model I/O (ms)');
   console.log(`   decode+validate ${load.toFixed(2)}   encode ${save.toFixed(2)}   initializers→typed arrays ${inits.toFixed(2)}`);
 
@@ -100,8 +104,10 @@ async function main(): Promise<void> {
   const x1 = Float32Array.from({ length: LAYERS[0] }, () => rng.normal());
   const raw = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const sess = await Session.create(model, { intraOpThreads: 1, interOpThreads: 1 });
-  const rawMs = await timeMs(REPS, () => raw.run({ x: new ort.Tensor('float32', x1, [1, LAYERS[0]]) }));
-  const wrapMs = await timeMs(REPS, () => sess.run({ x: { dims: [1, LAYERS[0]], data: x1 } }));
+  const [rawMs, wrapMs] = await compareMs(REPS, [
+    () => raw.run({ x: new ort.Tensor('float32', x1, [1, LAYERS[0]]) }),
+    () => sess.run({ x: { dims: [1, LAYERS[0]], data: x1 } }),
+  ]);
   console.log('\n2. one run, batch 1, 1 thread (ms)');
   console.log(`   onnxruntime-node ${rawMs.toFixed(3)}   Session.run ${wrapMs.toFixed(3)}   wrapper overhead ${((wrapMs - rawMs) * 1000).toFixed(0)} µs`);
 
@@ -110,11 +116,13 @@ async function main(): Promise<void> {
   const samples = Array.from({ length: N }, () => Float32Array.from({ length: LAYERS[0] }, () => rng.normal()));
   const stacked = new Float32Array(N * LAYERS[0]);
   samples.forEach((s, i) => stacked.set(s, i * LAYERS[0]));
-  const singles = await timeMs(Math.ceil(REPS / 4), async () => {
-    for (const s of samples) await sess.run({ x: { dims: [1, LAYERS[0]], data: s } });
-  });
-  const batched = await timeMs(Math.ceil(REPS / 4), () => sess.runBatch(samples.map((s) => ({ x: { dims: [LAYERS[0]], data: s } }))));
-  const one = await timeMs(Math.ceil(REPS / 4), () => sess.run({ x: { dims: [N, LAYERS[0]], data: stacked } }));
+  const [singles, batched, one] = await compareMs(Math.ceil(REPS / 4), [
+    async () => {
+      for (const s of samples) await sess.run({ x: { dims: [1, LAYERS[0]], data: s } });
+    },
+    () => sess.runBatch(samples.map((s) => ({ x: { dims: [LAYERS[0]], data: s } }))),
+    () => sess.run({ x: { dims: [N, LAYERS[0]], data: stacked } }),
+  ]);
   console.log(`\n3. ${N} samples (ms for all ${N})`);
   console.log(`   ${N}× run ${singles.toFixed(2)}   runBatch ${batched.toFixed(2)}   one batch-${N} tensor ${one.toFixed(2)}   runBatch speed-up ×${(singles / batched).toFixed(1)}`);
 
@@ -127,10 +135,12 @@ async function main(): Promise<void> {
     const b = (await qs.run({ x: { dims: [1, LAYERS[0]], data: s } })).y.data as Float32Array;
     a.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - b[i])); maxRef = Math.max(maxRef, Math.abs(v)); });
   }
-  const fp1 = await timeMs(REPS, () => sess.run({ x: { dims: [1, LAYERS[0]], data: x1 } }));
-  const q1 = await timeMs(REPS, () => qs.run({ x: { dims: [1, LAYERS[0]], data: x1 } }));
-  const fp32b = await timeMs(Math.ceil(REPS / 4), () => sess.run({ x: { dims: [N, LAYERS[0]], data: stacked } }));
-  const q32b = await timeMs(Math.ceil(REPS / 4), () => qs.run({ x: { dims: [N, LAYERS[0]], data: stacked } }));
+  const [fp1, q1] = await compareMs(REPS, [
+    () => sess.run({ x: { dims: [1, LAYERS[0]], data: x1 } }), () => qs.run({ x: { dims: [1, LAYERS[0]], data: x1 } }),
+  ]);
+  const [fp32b, q32b] = await compareMs(Math.ceil(REPS / 4), [
+    () => sess.run({ x: { dims: [N, LAYERS[0]], data: stacked } }), () => qs.run({ x: { dims: [N, LAYERS[0]], data: stacked } }),
+  ]);
   console.log('\n4. fp32 vs dynamic int8, 1 thread (ms)');
   console.log(`   batch 1:  fp32 ${fp1.toFixed(3)}   int8 ${q1.toFixed(3)}   ×${(fp1 / q1).toFixed(1)}`);
   console.log(`   batch ${N}: fp32 ${fp32b.toFixed(3)}   int8 ${q32b.toFixed(3)}   ×${(fp32b / q32b).toFixed(1)}`);

@@ -3,3 +3,4 @@ export * from './rules';
 export * from './smooth';
 export * from './augmenter';
 export * from './spread';
+export * from './options';

@@ -263,8 +263,8 @@ export class Session {
     const input = this.prepare(feeds);
     let res: OrtApi.InferenceSession.ReturnType;
     try {
-      // Always fetch every output: onnxruntime-node (1.17 and later, microsoft/onnxruntime#26865)
-      // labels the results with the wrong names when `fetches` selects a subset.
+      // Always fetch every output: onnxruntime-node 1.17 (microsoft/onnxruntime#26865, fixed by
+      // 1.30) labels the results with the wrong names when `fetches` selects a subset.
       res = await s.run(input);
     } catch (e) {
       throw new Error(`ONNX Runtime run failed on ${this.model.source}: ${(e as Error).message}`);

@@ -196,6 +196,7 @@ export class WorkerRunner implements Runner {
   private running = 0;
   private names: { inputNames: string[]; outputNames: string[] } = { inputNames: [], outputNames: [] };
   private open = true;
+  private idle: Array<() => void> = [];
 
   private constructor(
     private readonly worker: InferenceWorker,
@@ -241,12 +242,15 @@ export class WorkerRunner implements Runner {
       return m.result;
     } finally {
       this.running--;
+      if (this.running === 0) this.idle.splice(0).forEach((f) => f());
     }
   }
 
+  /** Release the session once the runs already asked for are done. */
   async close(): Promise<void> {
     if (!this.open) return;
     this.open = false;
+    if (this.running > 0) await new Promise<void>((r) => this.idle.push(r));
     try {
       await this.worker.call({ type: 'close', sid: this.sid });
     } catch {

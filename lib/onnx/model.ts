@@ -484,6 +484,69 @@ export class OnnxModel {
     return true;
   }
 
+  /**
+   * Reorder the main graph's nodes topologically (stable: keeps the current order where it can).
+   * Throws when a node reads a value nothing provides, or the nodes form a cycle.
+   */
+  sortNodes(): void {
+    const nodes = this.g.node ?? [];
+    const available = new Set<string>(['', ...(this.g.input ?? []).map((v) => v.name ?? ''), ...(this.g.initializer ?? []).map((t) => t.name ?? '')]);
+    const produced = new Set(nodes.flatMap((n) => n.output ?? []));
+    const outer = (n: onnx.INodeProto): string[] => (n.input ?? []).filter((x) => produced.has(x) || !available.has(x));
+    for (const [i, n] of nodes.entries()) {
+      for (const x of n.input ?? []) {
+        if (!available.has(x) && !produced.has(x)) throw new OnnxFormatError(`sortNodes: node ${i} (${n.opType}) reads '${x}', which nothing provides`, this.source);
+      }
+    }
+    const done: onnx.INodeProto[] = [];
+    const pending = [...nodes];
+    while (pending.length > 0) {
+      const k = pending.findIndex((n) => outer(n).every((x) => available.has(x)));
+      if (k < 0) throw new OnnxFormatError(`sortNodes: the nodes form a cycle (through ${pending.map((n) => n.name || n.opType).slice(0, 5).join(', ')})`, this.source);
+      const [n] = pending.splice(k, 1);
+      for (const y of n.output ?? []) available.add(y);
+      done.push(n);
+    }
+    this.g.node = done as onnx.NodeProto[];
+  }
+
+  /**
+   * Remove nodes whose outputs no graph output needs, then initializers (and IR < 4 initializer
+   * inputs) that no node reads. Values read inside subgraphs (If/Loop bodies) count as read.
+   * Returns how many nodes and initializers were removed.
+   */
+  removeUnused(): { nodes: number; initializers: number } {
+    const nodes = this.g.node ?? [];
+    const needed = new Set((this.g.output ?? []).map((o) => o.name ?? ''));
+    const subgraphReads = (g: onnx.IGraphProto | null | undefined, into: Set<string>): void => {
+      for (const n of g?.node ?? []) {
+        for (const x of n.input ?? []) into.add(x);
+        for (const a of n.attribute ?? []) {
+          if (a.g) subgraphReads(a.g, into);
+          for (const sg of a.graphs ?? []) subgraphReads(sg, into);
+        }
+      }
+    };
+    const keep = new Array<boolean>(nodes.length).fill(false);
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i];
+      if ((n.output ?? []).some((y) => needed.has(y))) {
+        keep[i] = true;
+        for (const x of n.input ?? []) needed.add(x);
+        for (const a of n.attribute ?? []) {
+          if (a.g) subgraphReads(a.g, needed);
+          for (const sg of a.graphs ?? []) subgraphReads(sg, needed);
+        }
+      }
+    }
+    const before = nodes.length;
+    this.g.node = nodes.filter((_, i) => keep[i]) as onnx.NodeProto[];
+    const inits = this.g.initializer ?? [];
+    const unusedInits = inits.filter((t) => !needed.has(t.name ?? '')).map((t) => t.name ?? '');
+    for (const name of unusedInits) this.removeInitializer(name);
+    return { nodes: before - this.g.node.length, initializers: unusedInits.length };
+  }
+
   /** Names of every value produced by a node (candidates for intermediate activations). */
   get intermediateNames(): string[] {
     const outs = new Set((this.g.output ?? []).map((o) => o.name));

@@ -88,7 +88,10 @@ export interface CommitResult {
 
 export interface QueueStats {
   file: string;
+  /** read back from the open connection */
   synchronous: Synchronous;
+  /** SQLite connections this queue has opened (each had `synchronous` set and verified) */
+  connections: number;
   policy: OverflowPolicy;
   count: number;
   bytes: number;
@@ -487,6 +490,7 @@ export class DurableQueue {
     return {
       file: this.file,
       synchronous: this.synchronousInForce(),
+      connections: this.connectionsOpened,
       policy: this.policy,
       count: this.count,
       bytes: this.bytes,

@@ -15,6 +15,7 @@ import * as zlib from 'zlib';
 import type { DurableQueue } from '../store/queue';
 import { ModelReceiver, InstalledModel, ChunkResult, OfferResult } from './receiver';
 import { SyncClient, topics, MessageHandler } from './transport';
+import type { TrustedKey } from './manifest';
 
 export interface Sample {
   payload: Record<string, number> | number[] | number;
@@ -48,6 +49,8 @@ export interface EdgeSyncOptions {
   batchSize?: number;
   /** a model was installed (or restored): hand it to the consumer */
   onModel?: (model: InstalledModel, kind: 'installed' | 'restored') => void;
+  /** read the trusted keys again (e.g. from a key file) when a manifest names an unknown key */
+  reloadTrusted?: () => TrustedKey[];
   /** something worth reporting happened (rejections, resumes, refusals) */
   onEvent?: (event: ModelEventReport) => void;
   now?: () => number;
@@ -191,7 +194,15 @@ export class EdgeSync {
       this.report({ event: 'rejected', model: { name: '', version: 0, sha256: '' }, reason: 'malformed: manifest is not JSON', at: new Date(this.now()).toISOString() });
       return;
     }
-    const res: OfferResult = this.receiver.offer(envelope);
+    let res: OfferResult = this.receiver.offer(envelope);
+    if (res.status === 'rejected' && res.reason === 'unknown-key' && this.options.reloadTrusted) {
+      try {
+        this.receiver.setTrusted(this.options.reloadTrusted());
+        res = this.receiver.offer(envelope);
+      } catch {
+        // keep the first answer
+      }
+    }
     const at = new Date(this.now()).toISOString();
     if (res.status === 'rejected') {
       const m = res.manifest;

@@ -198,3 +198,12 @@ export function hashFile(file: string): Promise<string> {
       .on('end', () => resolve(h.digest('hex')));
   });
 }
+
+/** A PEM typed into a one-line credential field loses its line breaks: put them back. */
+export function normalisePem(text: string): string {
+  const m = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/.exec(text.trim());
+  if (!m) return text;
+  const body = m[2].replace(/\s+/g, '');
+  return `-----BEGIN ${m[1]}-----\n${body.match(/.{1,64}/g)?.join('\n') ?? ''}\n-----END ${m[1]}-----\n`;
+}
+

@@ -188,7 +188,7 @@ export = function register(RED: NodeAPI): void {
         return;
       }
       // a record (or a sequence of records)
-      await modelNode.ready.catch(() => undefined);
+      if (!holder.current) await modelNode.ready.catch(() => undefined);
       if (!holder.current) {
         throw modelNode.loadError ?? new Error('no model loaded yet: send a model message or set a file in the onnx-model node');
       }

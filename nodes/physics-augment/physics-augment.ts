@@ -4,51 +4,30 @@
  * `msg.augmented`), output 2 the real message unchanged and the answers to control messages.
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
-import { onInput, configNumber, type Send } from '../shared/adapter';
+import { onInput, asError, type Send } from '../shared/adapter';
 import { isBatchPayload, readRecord, readSamples } from '../../lib/contract/samples';
 import { InputError } from '../../lib/errors';
 import { Augmenter, mixSeed, type Sample } from '../../lib/augment/augmenter';
-import { parseRules } from '../../lib/augment/rules';
-
-interface PhysicsAugmentDef extends NodeDef {
-  rules: string;
-  count: string | number;
-  seed: string | number;
-  output: 'each' | 'batch';
-  maxAttempts: string | number;
-}
+import { parseAugmentOptions, isSeed, type AugmentOutput } from '../../lib/augment/options';
 
 interface Settings {
   augmenter: Augmenter;
   count: number;
   seed: number;
-  output: 'each' | 'batch';
+  output: AugmentOutput;
 }
 
 const STATUS_DELAY_MS = 250;
-const MAX_COUNT = 100000;
 
-/** Read and check the node's config; throws an Error whose message names the property. */
-function readSettings(def: Partial<PhysicsAugmentDef>): Settings {
-  const rules = parseRules(def.rules ?? '');
-  const count = configNumber(def.count, 'count', 10);
-  if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) throw new Error(`config count: expected an integer 1–${MAX_COUNT}, got ${def.count}`);
-  const maxAttempts = configNumber(def.maxAttempts, 'maxAttempts', 20);
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1000) throw new Error(`config maxAttempts: expected an integer 1–1000, got ${def.maxAttempts}`);
-  let seed: number;
-  if (def.seed === undefined || def.seed === null || String(def.seed).trim() === '') {
-    seed = Math.floor(Math.random() * 0x100000000);
-  } else {
-    seed = configNumber(def.seed, 'seed');
-    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`config seed: expected an integer 0–4294967295 or blank, got ${def.seed}`);
-  }
-  const output = def.output ?? 'each';
-  if (output !== 'each' && output !== 'batch') throw new Error(`config output: expected "each" or "batch", got ${JSON.stringify(output)}`);
-  return { augmenter: new Augmenter(rules, { maxAttempts }), count, seed, output };
+/** Read and check the node's config (lib/augment/options); a blank seed is drawn at random here. */
+function readSettings(def: NodeDef & Record<string, unknown>): Settings {
+  const o = parseAugmentOptions(def);
+  const seed = o.seed ?? Math.floor(Math.random() * 0x100000000);
+  return { augmenter: new Augmenter(o.rules, { maxAttempts: o.maxAttempts }), count: o.count, seed, output: o.output };
 }
 
 export = function register(RED: NodeAPI): void {
-  function PhysicsAugmentNode(this: Node, def: PhysicsAugmentDef) {
+  function PhysicsAugmentNode(this: Node, def: NodeDef & Record<string, unknown>) {
     RED.nodes.createNode(this, def);
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the node is used inside callbacks
     const node = this;
@@ -57,7 +36,7 @@ export = function register(RED: NodeAPI): void {
     try {
       settings = readSettings(def);
     } catch (err) {
-      configError = err instanceof Error ? err : new Error(String(err));
+      configError = asError(err);
       node.status({ fill: 'red', shape: 'ring', text: configError.message.slice(0, 80) });
       node.error(configError.message);
     }
@@ -126,9 +105,7 @@ export = function register(RED: NodeAPI): void {
       }
       let messageSeed: number;
       if (msg.seed !== undefined) {
-        if (typeof msg.seed !== 'number' || !Number.isInteger(msg.seed) || msg.seed < 0 || msg.seed > 0xffffffff) {
-          throw new InputError('msg.seed', 'an integer 0–4294967295', msg.seed);
-        }
+        if (!isSeed(msg.seed)) throw new InputError('msg.seed', 'an integer 0–4294967295', msg.seed);
         messageSeed = msg.seed;
       } else {
         messageSeed = mixSeed(s.seed, stats.received);

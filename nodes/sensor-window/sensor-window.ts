@@ -4,10 +4,10 @@
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
 import { onInput, type Send } from '../shared/adapter';
-import { readSamples } from '../../lib/contract/samples';
 import { InputError } from '../../lib/errors';
 import { parseConfig, type RawSensorWindowConfig } from '../../lib/stream/config';
 import { SensorWindows, type WindowOutput } from '../../lib/stream/sensor-windows';
+import { readWindowInput } from '../../lib/stream/input';
 
 type SensorWindowDef = NodeDef & RawSensorWindowConfig;
 
@@ -68,7 +68,7 @@ export = function register(RED: NodeAPI): void {
         scheduleStatus();
         return;
       }
-      const batch = readSamples(msg, { requireTopic: windows.config.defaultTopic === null });
+      const batch = readWindowInput(msg, { requireTopic: windows.config.defaultTopic === null });
       try {
         const outputs = windows.ingest(batch);
         if (outputs.length === 1) send(toMessage(outputs[0]));

@@ -55,6 +55,7 @@ describe('edge-cache node', () => {
       const h = await loadNode(edgeCache, cfg({ synchronous: level }), 2);
       const s = await stats(h);
       assert.equal(s.synchronous, level);
+      assert.equal(s.connections, 1, 'the node opens one connection, and it was verified');
       assert.equal(s.file, path.join(dir, 'q.sqlite'));
     });
   }
@@ -179,6 +180,8 @@ describe('edge-cache node', () => {
     await h.until(() => answers(h, 'recovered').length === 1);
     const rec = answers(h, 'recovered')[0].payload;
     assert.ok(fs.existsSync(rec.movedTo));
+    const s = await stats(h);
+    assert.equal(s.synchronous, 'NORMAL', 'the fresh connection has the configured level too');
     const errorCalls = h.node.error.getCalls().map((c: any) => String(c.args[0]));
     assert.ok(errorCalls.some((m: string) => /queue file was corrupt/.test(m) && m.includes(rec.movedTo)), errorCalls.join('\n'));
     h.send({ payload: 'after' });

@@ -37,7 +37,7 @@ describe('prune-quantize node', function () {
     assert.equal(h.completed.length, 1);
   });
 
-  it('queues messages (one at a time), reads pkg:/file paths, saves to a file and never overwrites the input', async () => {
+  it('queues messages (one at a time), reads model paths, saves to a file and never overwrites the input', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pq-'));
     const inFile = path.join(dir, 'in.onnx');
     fs.writeFileSync(inFile, model);
@@ -98,4 +98,38 @@ describe('prune-quantize node', function () {
     await none.until(() => none.caught.length === 1);
     assert.match(none.caught[0].error.message, /at least one transformation/);
   });
+});
+
+describe('prune-quantize example flows', function () {
+  this.timeout(60000);
+  before(startServer);
+  afterEach(() => helper.unload());
+  after(stopServer);
+
+  for (const [file, metric] of [['boiler-nox-compress.json', 'nox_meanRelativeError'], ['weld-inspection-compress.json', 'seam_class_accuracy']]) {
+    it(`${file}: the simulator feeds the shipped model and the summary reaches the debug sidebar`, async () => {
+      const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'examples', file), 'utf8'));
+      assert.equal(flow.filter((n: any) => n.type === 'tab').length, 1);
+      // debug nodes become helper nodes we can listen to; the inject is replaced by a direct send
+      const nodes = flow.map((n: any) => (n.type === 'debug' ? { ...n, type: 'helper' } : n)).filter((n: any) => n.type !== 'inject' && n.type !== 'comment');
+      const fn = require('@node-red/nodes/core/function/10-function.js');
+      await helper.load([pruneQuantize, fn], nodes);
+      const sim = flow.find((n: any) => n.type === 'function' && n.name !== 'summary');
+      const debugs = flow.filter((n: any) => n.type === 'debug');
+      const got: any[] = [];
+      debugs.forEach((d: any) => helper.getNode(d.id).on('input', (m: any) => got.push({ id: d.id, m })));
+      helper.getNode(sim.id).receive({});
+      await new Promise<void>((resolve, reject) => {
+        const start = Date.now();
+        const tick = () => (got.length >= 2 ? resolve() : Date.now() - start > 50000 ? reject(new Error('no output')) : setTimeout(tick, 20));
+        tick();
+      });
+      const summary = got.find((g) => g.m.payload && g.m.payload.parameters)!.m.payload;
+      assert.match(summary.parameters, /^\d+ → \d+$/);
+      assert.ok(summary[metric], JSON.stringify(summary));
+      const [before, after] = String(summary[metric]).split(' → ').map(Number);
+      if (metric === 'seam_class_accuracy') assert.ok(before >= 0.95 && after >= 0.95, summary[metric]);
+      else assert.ok(after < 0.1, summary[metric]);
+    });
+  }
 });

@@ -179,7 +179,7 @@ describe('examples/steel-rolling-window.json', () => {
       sim.receive({ payload: k });
       await waitFor(() => features.length >= k, 5000);
     }
-    await waitFor(() => features.length >= 6 && perSignal.length >= 4, 5000);
+    await waitFor(() => features.length >= 6 && new Set(perSignal.map((m) => m.topic)).size === 4, 5000);
     const v = features[features.length - 1];
     assert.equal(v.topic, 'rolling-mill');
     assert.deepEqual(Object.keys(v.payload), ['temperature_mean', 'pressure_mean', 'pressure_min', 'pressure_max', 'vibration_rms', 'vibration_kurtosis', 'speed_last']);
@@ -189,8 +189,38 @@ describe('examples/steel-rolling-window.json', () => {
     assert.ok(v.payload.vibration_kurtosis > 3, `impacts raise kurtosis above 3: ${v.payload.vibration_kurtosis}`);
     assert.ok(v.payload.speed_last >= -1 && v.payload.speed_last <= 1);
     assert.ok(v.counts.pressure.outOfRange > 0, 'the simulator sends some out-of-range pressures');
-    const topics = perSignal.map((m) => m.topic).sort();
-    assert.deepEqual(topics.slice(0, 4), ['pressure', 'speed', 'temperature', 'vibration']);
+    assert.deepEqual([...new Set(perSignal.map((m) => m.topic))].sort(), ['pressure', 'speed', 'temperature', 'vibration']);
     assert.ok(perSignal.every((m) => m.window.n > 0 && typeof m.counts.accepted === 'number'));
+  });
+});
+
+describe('sensor-window editor files', () => {
+  const fs = require('fs') as typeof import('fs');
+  const path = require('path') as typeof import('path');
+  const dir = path.join(__dirname, '../../nodes/sensor-window');
+  const html = fs.readFileSync(path.join(dir, 'sensor-window.html'), 'utf8');
+  const catalogue = JSON.parse(fs.readFileSync(path.join(dir, 'locales/en-US/sensor-window.json'), 'utf8'));
+  const lookup = (key: string) => key.split('.').reduce((d: any, k) => (d && typeof d === 'object' ? d[k] : undefined), catalogue);
+
+  it('has a catalogue entry for every i18n key the editor and the runtime use', () => {
+    const keys = [
+      ...[...html.matchAll(/data-i18n="(?:\[[a-z]+\])?([^"]+)"/g)].map((m) => m[1]),
+      ...[...html.matchAll(/label\('([A-Za-z]+)'\)/g)].map((m) => `sensor-window.label.${m[1]}`),
+      ...[...html.matchAll(/sensor-window:(sensor-window\.[A-Za-z]+\.[A-Za-z]+)'/g)].map((m) => m[1]),
+      ...[...fs.readFileSync(path.join(dir, 'sensor-window.ts'), 'utf8').matchAll(/RED\._\('([^']+)'/g)].map((m) => m[1]),
+    ];
+    assert.ok(keys.length > 40);
+    const missing = keys.filter((k) => typeof lookup(k) !== 'string');
+    assert.deepEqual(missing, []);
+  });
+
+  it('labels every property and writes help in the core style', () => {
+    const defaults = html.slice(html.indexOf('defaults: {'), html.indexOf('inputs: 1'));
+    const props = [...defaults.matchAll(/^ {12}([A-Za-z]+): \{/gm)].map((m) => m[1]);
+    assert.ok(props.length >= 14, `properties ${props.join(',')}`);
+    for (const p of props.filter((p) => p !== 'name')) assert.match(defaults, new RegExp(`${p}: \\{[^\\n]*label: label\\('${p}'\\)`), `${p} has a label`);
+    for (const section of ['<h3>Inputs</h3>', '<h3>Outputs</h3>', '<h3>Details</h3>', 'class="message-properties"']) assert.ok(html.includes(section), section);
+    assert.match(html, /data-help-name="sensor-window">\s*<p>[^<]+<\/p>/);
+    assert.ok(fs.existsSync(path.join(__dirname, '../../icons/sensor-window.svg')));
   });
 });

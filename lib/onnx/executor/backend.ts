@@ -110,12 +110,58 @@ export function lacksKernels(name: BackendName, names: string[]): string[] {
   return names.filter(n => !have.has(n));
 }
 
+/**
+ * Backward kernels each forward kernel's gradient calls (tfjs-core src/gradients/*_grad.ts), for
+ * the kernels whose gradients some backends lack. Used to pick the backend before a gradient is
+ * attempted: a gradient that fails half-way through the tape leaks the tensors it saved.
+ */
+export const GRADIENT_KERNELS: Readonly<Record<string, string[]>> = {
+  Conv2D: ['Conv2DBackpropInput', 'Conv2DBackpropFilter'],
+  DepthwiseConv2dNative: ['DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'],
+  Conv3D: ['Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'],
+  GatherV2: ['UnsortedSegmentSum'],
+  MaxPool: ['MaxPoolGrad'],
+  AvgPool: ['AvgPoolGrad'],
+  MaxPool3D: ['MaxPool3DGrad'],
+  AvgPool3D: ['AvgPool3DGrad'],
+  MirrorPad: ['Slice'],
+  Cumsum: ['Cumsum'],
+};
+
+/** Backward kernels (of GRADIENT_KERNELS) that `backend` lacks for a forward pass that ran `forwardKernels`. */
+export function missingGradientKernels(backend: BackendName, forwardKernels: Iterable<string>): string[] {
+  const need = new Set<string>();
+  for (const k of forwardKernels) for (const g of GRADIENT_KERNELS[k] ?? []) need.add(g);
+  return lacksKernels(backend, [...need]);
+}
+
 /** A per-model backend choice with fallback when a kernel is missing. */
 export class BackendChoice {
   /** Kernels found missing, with the backend that lacked them. */
   readonly fellBack: { from: BackendName; to: BackendName; kernel: string }[] = [];
 
   constructor(public current: BackendName) {}
+
+  /**
+   * Before the first gradient: profile one forward pass, and move to the first backend that has
+   * every backward kernel it needs (recorded in `fellBack`).
+   */
+  async planGradients(forward: () => void): Promise<void> {
+    await useBackend(this.current);
+    const info = await tf.profile(() => {
+      forward();
+      return [];
+    });
+    const kernels = info.kernels.map(k => k.name);
+    for (;;) {
+      const missing = missingGradientKernels(this.current, kernels);
+      if (!missing.length) return;
+      const next = await nextBackend(this.current);
+      if (!next) return;
+      this.fellBack.push({ from: this.current, to: next, kernel: missing[0] });
+      this.current = next;
+    }
+  }
 
   /**
    * Run `fn` (synchronous tfjs work) on the chosen backend; when tfjs reports a missing kernel,

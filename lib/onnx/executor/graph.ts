@@ -68,6 +68,12 @@ export class GraphExecutor {
       this.declared.set(v.name ?? '', { type: tt?.elemType ? typeOfCode(tt.elemType) : undefined, shape: tt?.shape ? shape : [] });
     }
     const want = options.trainable ?? 'all';
+    if (Array.isArray(want)) {
+      for (const n of want) {
+        const init = (g.initializer ?? []).find(t => t.name === n);
+        if (!init || init.dataType !== onnx.TensorProto.DataType.FLOAT) throw new OnnxExecutorError(`trainable '${n}' is not a float initializer of the model`);
+      }
+    }
     const tfx = this.tf;
     for (const init of g.initializer ?? []) {
       const name = init.name ?? '';
@@ -79,9 +85,6 @@ export class GraphExecutor {
         this.trainable.set(name, v);
         this.params.set(name, v);
       } else this.params.set(name, tfx.keep(t));
-    }
-    if (Array.isArray(want)) {
-      for (const n of want) if (!this.trainable.has(n)) throw new OnnxExecutorError(`trainable '${n}' is not a float initializer of the model`);
     }
     this.nodes = (g.node ?? []).map((n: onnx.INodeProto, i) => ({
       opType: n.opType ?? '',

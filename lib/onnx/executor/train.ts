@@ -32,7 +32,8 @@ export type Targets = Record<string, Feed>;
 
 const EPS = 1e-7;
 
-function asTensor(f: Feed, what: string): { t: Tensor; owned: boolean } {
+function asTensor(f: Feed | undefined, what: string): { t: Tensor; owned: boolean } {
+  if (f === undefined) throw new OnnxExecutorError(`${what}: no target given`);
   if (typeof (f as Tensor).dataSync === 'function') return { t: f as Tensor, owned: false };
   return { t: toTf(tf, f as OnnxTensor, what), owned: true };
 }
@@ -116,6 +117,7 @@ export interface StepResult {
  */
 export class Trainer {
   private optimizer: import('@tensorflow/tfjs').Optimizer;
+  private gradientsPlanned = false;
   private constructor(readonly exec: GraphExecutor, readonly backend: BackendChoice, private readonly options: TrainerOptions) {
     this.optimizer = this.makeOptimizer();
   }
@@ -147,6 +149,17 @@ export class Trainer {
     return this.backend.run(() => this.exec.run(feeds, fetch));
   }
 
+  /** Once: choose a backend that has the backward kernels this model's forward pass needs. */
+  private async planGradients(feeds: Record<string, Feed>, terms: LossTerm[]): Promise<void> {
+    if (this.gradientsPlanned) return;
+    this.gradientsPlanned = true;
+    await this.backend.planGradients(() => {
+      tf.tidy(() => {
+        this.exec.forward(feeds, [...new Set(terms.map(t => t.output))]);
+      });
+    });
+  }
+
   private compute(feeds: Record<string, Feed>, targets: Targets, terms: LossTerm[], names: string[]) {
     const vars = names.map(n => {
       const v = this.exec.trainable.get(n);
@@ -157,26 +170,30 @@ export class Trainer {
     const tt: Record<string, Tensor> = {};
     try {
       for (const term of terms) {
-        const f = targets[term.output];
-        if (f === undefined) throw new OnnxExecutorError(`loss on '${term.output}': no target given`);
-        const { t, owned: o } = asTensor(f, `target '${term.output}'`);
+        const { t, owned: o } = asTensor(targets[term.output], `loss on '${term.output}'`);
         if (o) owned.push(t);
         tt[term.output] = t;
       }
       const termValues: Record<string, Tensor> = {};
-      const { value, grads } = tf.variableGrads(() => {
-        const outs = this.exec.forward(feeds, [...new Set(terms.map(t => t.output))]);
-        let total: Tensor | undefined;
-        for (const term of terms) {
-          const l = lossOf(term, outs[term.output], tt[term.output]);
-          termValues[term.output] = tf.keep(l);
-          const w = tf.mul(l, term.weight ?? 1);
-          total = total ? tf.add(total, w) : w;
-        }
-        if (!total) throw new OnnxExecutorError('no loss terms');
-        return total as import('@tensorflow/tfjs').Scalar;
-      }, vars);
-      return { value, grads, termValues };
+      try {
+        // inside tidy: when a backward kernel is missing, the forward pass's tensors are freed too
+        const { value, grads } = tf.tidy(() => tf.variableGrads(() => {
+          const outs = this.exec.forward(feeds, [...new Set(terms.map(t => t.output))]);
+          let total: Tensor | undefined;
+          for (const term of terms) {
+            const l = lossOf(term, outs[term.output], tt[term.output]);
+            termValues[term.output] = tf.keep(l);
+            const w = tf.mul(l, term.weight ?? 1);
+            total = total ? tf.add(total, w) : w;
+          }
+          if (!total) throw new OnnxExecutorError('no loss terms');
+          return total as import('@tensorflow/tfjs').Scalar;
+        }, vars) as unknown as import('@tensorflow/tfjs').TensorContainer) as unknown as { value: import('@tensorflow/tfjs').Scalar; grads: Record<string, Tensor> };
+        return { value, grads, termValues };
+      } catch (e) {
+        tf.dispose(Object.values(termValues));
+        throw e;
+      }
     } finally {
       for (const t of owned) t.dispose();
     }
@@ -187,6 +204,7 @@ export class Trainer {
    * changing the model.
    */
   async gradients(feeds: Record<string, Feed>, targets: Targets, terms: LossTerm[], names = this.trainableNames): Promise<{ loss: number; grads: Record<string, OnnxTensor> }> {
+    await this.planGradients(feeds, terms);
     return this.backend.run(() => {
       const { value, grads, termValues } = this.compute(feeds, targets, terms, names);
       try {
@@ -212,7 +230,7 @@ export class Trainer {
       const owned: Tensor[] = [];
       try {
         for (const term of terms) {
-          const { t, owned: o } = asTensor(targets[term.output], `target '${term.output}'`);
+          const { t, owned: o } = asTensor(targets[term.output], `loss on '${term.output}'`);
           if (o) owned.push(t);
           tt[term.output] = t;
         }
@@ -236,6 +254,7 @@ export class Trainer {
 
   /** One optimisation step on a batch; returns the loss before the step. */
   async step(feeds: Record<string, Feed>, targets: Targets, terms: LossTerm[], names = this.trainableNames): Promise<StepResult> {
+    await this.planGradients(feeds, terms);
     return this.backend.run(() => {
       // gradients first (may throw a missing-kernel error before anything changed), then the update
       const { value, grads, termValues } = this.compute(feeds, targets, terms, names);

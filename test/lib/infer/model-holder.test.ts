@@ -109,8 +109,30 @@ describe('infer/model-holder', () => {
     } finally {
       await r.close();
     }
+    await assert.rejects(r.run({ x: { data: new Float32Array(4), dims: [1, 2, 2] } }), /session closed/);
     const main = await MainThreadRunner.create(makeModel(v1));
     await main.close();
     await assert.rejects(main.run({}), /session closed/);
+  });
+
+  it('survives many worker sessions opened and closed beside main-thread sessions (one shared worker)', async () => {
+    // terminating a worker thread that loaded onnxruntime-node corrupts the heap; the runner must not
+    const bytes = makeModel(v1);
+    const feeds = { x: { data: Float32Array.from(row), dims: [1, 2, 2] } };
+    const main = await MainThreadRunner.create(bytes);
+    try {
+      const want = Array.from((await main.run(feeds)).state.data);
+      for (let i = 0; i < 30; i++) {
+        const w = await WorkerRunner.create(bytes);
+        const [a, b] = await Promise.all([w.run(feeds), main.run(feeds)]);
+        assert.deepEqual(Array.from(a.state.data), want);
+        assert.deepEqual(Array.from(b.state.data), want);
+        const pending = w.run(feeds);
+        await w.close(); // waits for the run already asked for
+        assert.deepEqual(Array.from((await pending).state.data), want);
+      }
+    } finally {
+      await main.close();
+    }
   });
 });

@@ -10,6 +10,7 @@ import { OnnxExecutorError } from '../../../lib/onnx/executor/types';
 import { supportedOps } from '../../../lib/onnx/executor/ops';
 import { opModel, runOnce, f32, i64, rand, assertClose, refConv, refPool2d, refRnn } from './executor/helpers';
 import { makeTensor } from '../../../lib/onnx/tensor';
+import { NodeSpec } from '../../../lib/onnx/model';
 
 describe('executor ops', function () {
   let tensorsBefore = 0;
@@ -71,7 +72,7 @@ describe('executor ops', function () {
 
   it('Relu, LeakyRelu, Sigmoid, Tanh and broadcasting Add/Sub/Mul/Div', () => {
     const x = [-2, -0.5, 0, 1.5];
-    const nodes = [
+    const nodes: NodeSpec[] = [
       { opType: 'Relu', inputs: ['x'], outputs: ['r'] },
       { opType: 'LeakyRelu', inputs: ['x'], outputs: ['l'], attributes: { alpha: 0.1 } },
       { opType: 'Sigmoid', inputs: ['x'], outputs: ['s'] },
@@ -151,7 +152,7 @@ describe('executor ops', function () {
     const bias = [0, -1, 1];
     const mean = [0.1, -0.2, 0.3];
     const variance = [1, 0.25, 4];
-    const nodes = [
+    const nodes: NodeSpec[] = [
       { opType: 'GlobalAveragePool', inputs: ['x'], outputs: ['g'] },
       { opType: 'BatchNormalization', inputs: ['x', 's', 'b', 'm', 'v'], outputs: ['bn'], attributes: { epsilon: 0.01 } },
       { opType: 'Flatten', inputs: ['bn'], outputs: ['f'], attributes: { axis: 2 } },
@@ -172,7 +173,7 @@ describe('executor ops', function () {
   });
 
   it('Reshape with 0 and -1, Transpose, Concat, Identity, Dropout (inference)', () => {
-    const nodes = [
+    const nodes: NodeSpec[] = [
       { opType: 'Reshape', inputs: ['x', 'shape'], outputs: ['r'] },
       { opType: 'Transpose', inputs: ['r'], outputs: ['t'], attributes: { perm: [2, 0, 1] } },
       { opType: 'Identity', inputs: ['x'], outputs: ['id'] },
@@ -257,7 +258,7 @@ describe('executor ops', function () {
   }
 
   it('cheap extras: Shape, Cast, Exp/Log/Sqrt/Neg/Abs/Pow, ReduceMean/ReduceSum, Clip', () => {
-    const nodes = [
+    const nodes: NodeSpec[] = [
       { opType: 'Shape', inputs: ['x'], outputs: ['sh'] },
       { opType: 'Cast', inputs: ['x'], outputs: ['ci'], attributes: { to: 6 } },
       { opType: 'Abs', inputs: ['x'], outputs: ['ab'] },

@@ -336,6 +336,38 @@ describe('lib/onnx/model: modify and save', () => {
     assert.throws(() => m.addNode({ opType: '', inputs: [], outputs: [] }), /opType is required/);
   });
 
+  it('sorts nodes topologically and refuses cycles and dangling reads', () => {
+    const m = new OnnxModel(tinyModel());
+    const g = m.proto.graph!;
+    g.node = [g.node![2], g.node![0], g.node![1]] as onnx.NodeProto[]; // Relu, MatMul, Add
+    assert.match(m.validate().join(), /node 0 \(Relu 'relu'\) reads 'z'/);
+    m.sortNodes();
+    assert.deepEqual(m.nodes.map((n) => n.name), ['mm', 'add', 'relu']);
+    assert.deepEqual(m.validate(), []);
+    const cyc = new OnnxModel(tinyModel());
+    cyc.proto.graph!.node![0].input = ['x', 'y'];
+    assert.throws(() => cyc.sortNodes(), /sortNodes: the nodes form a cycle/);
+    const dangling = new OnnxModel(tinyModel());
+    dangling.proto.graph!.node![1].input = ['xw', 'nothing'];
+    assert.throws(() => dangling.sortNodes(), /node 1 \(Add\) reads 'nothing', which nothing provides/);
+  });
+
+  it('removes nodes no output needs and initializers no node reads', () => {
+    const m = new OnnxModel(tinyModel());
+    m.addNode({ opType: 'Mul', inputs: ['xw', 'S'], outputs: ['side'], name: 'side' });
+    m.setInitializer(makeTensor('float32', [1], [2], 'S'));
+    m.setInitializer(makeTensor('float32', [1], [3], 'orphan'));
+    assert.deepEqual(m.removeUnused(), { nodes: 1, initializers: 2 });
+    assert.deepEqual(m.nodes.map((n) => n.name), ['mm', 'add', 'relu']);
+    assert.deepEqual(m.initializerNames, ['W', 'B']);
+    assert.deepEqual(m.removeUnused(), { nodes: 0, initializers: 0 });
+    // an output removed: its whole branch goes
+    m.removeOutput('y');
+    m.addOutput('xw', 'float32');
+    assert.deepEqual(m.removeUnused(), { nodes: 2, initializers: 1 });
+    assert.deepEqual(m.initializerNames, ['W']);
+  });
+
   it('model_version and metadata_props get/set', () => {
     const m = new OnnxModel(tinyModel());
     assert.equal(m.modelVersion, 0);

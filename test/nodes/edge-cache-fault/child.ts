@@ -21,6 +21,7 @@ let seq = Number(process.env.FAULT_SEQ ?? 0);
 const rnd = new SeededRandom(Number(process.env.FAULT_SEED ?? 1));
 
 const out = (line: string) => fs.writeSync(1, line);
+const BACKLOG_CAP = 5000;
 
 /** The same loop on lib/store directly: enqueue -> callback after commit (A), deliver (D), ack. */
 function mainLib(): void {
@@ -56,7 +57,8 @@ function mainLib(): void {
     setTimeout(flap, 100 + rnd.next() * 300);
     let outstanding = 0;
     const pump = () => {
-      while (outstanding < 1000) {
+      // as fast as it is accepted, with the backlog capped so the drain run stays short
+      while (outstanding < 1000 && queue.size < BACKLOG_CAP) {
         const s = seq++;
         outstanding++;
         const msg = { seq: s, topic: 'weld', payload: { seq: s, current: 180 + (s % 9), voltage: 24.2, wireFeed: 8.1 }, timestamp: Date.now() };
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
   );
   let uplinkDown = false;
   let acks: number[] = [];
+  let acked = 0;
   const flushAcks = () => {
     const batch = acks;
     acks = [];
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
     out(`D ${m.seq} ${m._cacheId}\n`);
     if (acks.length === 0) setImmediate(flushAcks);
     acks.push(m._cacheId);
+    acked++;
   });
   // the uplink drops out now and then
   const flap = () => {
@@ -137,7 +141,7 @@ async function main(): Promise<void> {
   if (produce) {
     let sent = 0;
     const pump = () => {
-      while (sent - completed < 1000) {
+      while (sent - completed < 1000 && completed - acked < BACKLOG_CAP) {
         const s = seq++;
         sent++;
         h.send({ seq: s, topic: 'weld', payload: { seq: s, current: 180 + (s % 9), voltage: 24.2, wireFeed: 8.1 }, timestamp: Date.now() });

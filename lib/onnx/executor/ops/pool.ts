@@ -29,8 +29,8 @@ function poolValid(tf: TF, x: Tensor, kind: 'max' | 'avg', kernel: number[], str
   // 3-D max pooling avoids tf.maxPool3d: the wasm backend's MaxPool3D starts from FLT_MIN, so
   // all-negative windows come out as 1.2e-38; it goes the separable way below (exact everywhere)
   const windowSize = kernel.reduce((a, b) => a * b, 1);
-  if (windowSize <= 16) {
-    // small windows: one strided view per kernel offset, reduced
+  if (windowSize <= 16 && sp <= 2) {
+    // small 1-D/2-D windows: one strided view per kernel offset, reduced (tfjs slices of rank 5 are slow)
     let acc: Tensor | undefined;
     const offsets: number[][] = kernel.reduce<number[][]>((acc0, k) => acc0.flatMap(o => Array.from({ length: k }, (_, i) => [...o, i])), [[]]);
     for (const off of offsets) {

@@ -149,7 +149,9 @@ export const rnnOps: Record<string, OpFn> = {
       const R = dirSlice(tf, c.R, d);
       const [f, g, hAct] = c.acts.slice(d * 3, d * 3 + 3);
       const gates = tf.add(xw, tf.matMul(h, R, false, true));
-      let [i, o, fg, cc] = split(tf, gates, 4);
+      const parts = split(tf, gates, 4);
+      let [i, o, fg] = parts;
+      const cc = parts[3];
       let pi: Tensor | undefined, po: Tensor | undefined, pf: Tensor | undefined;
       if (P) [pi, po, pf] = tf.split(dirSlice(tf, P, d), 3, 0);
       if (pi) i = tf.add(i, tf.mul(pi, cell));

@@ -1,0 +1,107 @@
+/**
+ * prune-quantize benchmark (npx tsx bench/prune-quantize.ts; BENCH_QUICK=1 for a seconds-long run).
+ *
+ * 1. Boiler NOx MLP (paper §4.2), 256-4096-4096-512-1 as PyTorch exports it (Gemm, transB), about
+ *    80 MB fp32: fp32 vs int8 dynamic vs int8 static QDQ vs low-rank r=64 + int8, batch 1 and 32,
+ *    one ONNX Runtime thread, median latency. Goals: int8 ≥ 4.5× at batch 1, file ≤ 26 %;
+ *    low-rank + int8 ≥ 10×.
+ * 2. Weld-seam classifier (paper §3.1) trained on simulated seams (tools/build-weld-model.ts):
+ *    parameters before/after L1 pruning 512 → 128 (+ int8), storage, speed-up, accuracy kept.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { optimize, type OptimizeOptions } from '../lib/optimize/optimize';
+import { measureLatency, createSession, run } from '../lib/optimize/runtime';
+import { buildMlp } from '../tools/build-boiler-model';
+import { decodeModel, GraphEditor } from '../lib/optimize/graph';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const REPEATS_B1 = QUICK ? 10 : 50;
+const REPEATS_B32 = QUICK ? 4 : 20;
+
+function pad(s: string | number, n: number): string {
+  return String(s).padStart(n);
+}
+
+async function latency(bytes: Uint8Array) {
+  return { b1: await measureLatency(bytes, 1, REPEATS_B1, 5), b32: await measureLatency(bytes, 32, REPEATS_B32, 2) };
+}
+
+async function boiler(): Promise<void> {
+  const sizes = QUICK ? [256, 1024, 1024, 256, 1] : [256, 4096, 4096, 512, 1];
+  const rank = QUICK ? 32 : 64;
+  console.log(`\n== Boiler NOx MLP ${sizes.join('-')} (Gemm/transB as exported by PyTorch), 1 thread, median of ${REPEATS_B1} (batch 1) / ${REPEATS_B32} (batch 32) runs`);
+  const fp32 = buildMlp(sizes, { seed: 1, outputName: 'nox' });
+  const calibData = new Float32Array(32 * sizes[0]);
+  for (let i = 0; i < calibData.length; i++) calibData[i] = Math.sin(i * 0.37) * 0.8;
+  const calibration = { inputs: { features: { shape: [32, sizes[0]], data: calibData } } };
+  const variants: Array<[string, OptimizeOptions]> = [
+    ['int8 dynamic', { int8: { mode: 'dynamic' } }],
+    ['int8 static QDQ', { int8: { mode: 'static' }, calibration }],
+    [`low-rank r=${rank} + int8 dyn`, { lowRank: { rank }, int8: { mode: 'dynamic' } }],
+  ];
+  const rows: Array<{ name: string; bytes: number; params: number; b1: number; b32: number; diff: number; secs: number }> = [];
+  const base = await latency(fp32);
+  const ref = await createSession(fp32);
+  const x = { features: { shape: [32, sizes[0]], data: calibData } };
+  const refOut = (await run(ref, x)).nox.data;
+  await ref.release();
+  let refMax = 0;
+  for (const v of refOut) refMax = Math.max(refMax, Math.abs(v));
+  rows.push({ name: 'fp32 (original)', bytes: fp32.length, params: new GraphEditor(decodeModel(fp32)).parameterCount(), b1: base.b1, b32: base.b32, diff: 0, secs: 0 });
+  for (const [name, o] of variants) {
+    const t0 = Date.now();
+    const { model, report } = await optimize(fp32, { ...o, latency: false });
+    const secs = (Date.now() - t0) / 1000;
+    const l = await latency(model);
+    const s = await createSession(model);
+    const out = (await run(s, x)).nox.data;
+    await s.release();
+    let d = 0;
+    for (let i = 0; i < out.length; i++) d = Math.max(d, Math.abs(out[i] - refOut[i]));
+    rows.push({ name, bytes: model.length, params: report.optimized.parameters, b1: l.b1, b32: l.b32, diff: d / (refMax || 1), secs });
+  }
+  console.log(`${'model'.padEnd(28)}${pad('MB', 8)}${pad('size %', 8)}${pad('params', 11)}${pad('b1 ms', 9)}${pad('b1 ×', 7)}${pad('b32 ms', 9)}${pad('b32 ×', 7)}${pad('max|Δ|/max|y|', 15)}${pad('opt s', 7)}`);
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(28)}${pad((r.bytes / 1e6).toFixed(2), 8)}${pad(((100 * r.bytes) / rows[0].bytes).toFixed(1), 8)}${pad(r.params, 11)}${pad(r.b1.toFixed(3), 9)}${pad((rows[0].b1 / r.b1).toFixed(2), 7)}${pad(r.b32.toFixed(3), 9)}${pad((rows[0].b32 / r.b32).toFixed(2), 7)}${pad(r.diff.toExponential(2), 15)}${pad(r.secs.toFixed(1), 7)}`);
+  }
+  const dyn = rows[1];
+  const lr = rows[3];
+  console.log(`goals: int8 dynamic ${(rows[0].b1 / dyn.b1).toFixed(2)}× at batch 1 (goal ≥ 4.5×) ${rows[0].b1 / dyn.b1 >= 4.5 ? 'MET' : 'NOT MET'}; file ${((100 * dyn.bytes) / rows[0].bytes).toFixed(1)} % (goal ≤ 26 %) ${dyn.bytes <= 0.26 * rows[0].bytes ? 'MET' : 'NOT MET'}; low-rank + int8 ${(rows[0].b1 / lr.b1).toFixed(2)}× (goal ≥ 10×) ${rows[0].b1 / lr.b1 >= 10 ? 'MET' : 'NOT MET'}`);
+  console.log('note: the bench weights are random (full rank), so rank 64 changes the function a lot (last column); trained weights with a decaying spectrum lose far less.');
+}
+
+async function weld(): Promise<void> {
+  const file = path.join(__dirname, '..', 'models', 'weld-seam.onnx');
+  const dataFile = path.join(__dirname, '..', 'resources', 'weld-seam-validation.json');
+  if (!fs.existsSync(file) || !fs.existsSync(dataFile)) {
+    console.log('\n== Weld seam: models/weld-seam.onnx missing (run npx tsx tools/build-weld-model.ts)');
+    return;
+  }
+  const bytes = fs.readFileSync(file);
+  const validation = JSON.parse(fs.readFileSync(dataFile, 'utf8'));
+  console.log(`\n== Weld-seam classifier (models/weld-seam.onnx, trained on simulated seams), ${validation.inputs.features.shape[0]} held-out seams`);
+  console.log(`${'chain'.padEnd(34)}${pad('params', 9)}${pad('→', 9)}${pad('bytes', 9)}${pad('→', 9)}${pad('b1 ×', 7)}${pad('b32 ×', 7)}${pad('acc', 7)}${pad('→', 7)}`);
+  const chains: Array<[string, OptimizeOptions]> = [
+    ['L1 prune 512→128', { prune: { keep: 128, layers: ['fc1'] } }],
+    ['L1 threshold 0.3', { prune: { threshold: 0.3 } }],
+    ['L1 prune 512→128 + int8 dynamic', { prune: { keep: 128, layers: ['fc1'] }, int8: { mode: 'dynamic' } }],
+    ['int8 dynamic', { int8: { mode: 'dynamic' } }],
+    ['codebook (eq. 4)', { codebook: {} }],
+  ];
+  for (const [name, o] of chains) {
+    const { report } = await optimize(bytes, { ...o, validation, repeats: REPEATS_B1 });
+    const a0 = report.original.validation!.outputs.seam_class.value;
+    const a1 = report.optimized.validation!.outputs.seam_class.value;
+    console.log(`${name.padEnd(34)}${pad(report.original.parameters, 9)}${pad(report.optimized.parameters, 9)}${pad(report.original.bytes, 9)}${pad(report.optimized.bytes, 9)}${pad(report.ratios.speedupBatch1!.toFixed(2), 7)}${pad(report.ratios.speedupBatch32!.toFixed(2), 7)}${pad((100 * a0).toFixed(1), 7)}${pad((100 * a1).toFixed(1), 7)}`);
+  }
+}
+
+(async () => {
+  console.log(`prune-quantize bench${QUICK ? ' (BENCH_QUICK=1: reduced sizes and repeats)' : ''}; onnxruntime-node 1.17.0, ${new Date().toISOString()}`);
+  await boiler();
+  await weld();
+})().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

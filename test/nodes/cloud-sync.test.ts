@@ -1,0 +1,224 @@
+/**
+ * cloud-sync and ai-broker through the Node-RED test helper: one cloud and two gateways on the
+ * embedded aedes broker (127.0.0.1, free port), samples up, a signed ONNX model down, hot-swap
+ * message out, refusal → restore, fleet view, edge-cache acknowledgements, bad input to Catch.
+ */
+import { strict as assert } from 'assert';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { helper, loadNode, startServer, stopServer, waitFor, Harness } from '../support/harness';
+import { generateKeyPair } from '../../lib/sync/manifest';
+import { SyncClient, topics } from '../../lib/sync/transport';
+import { loadModel } from '../../lib/onnx/model';
+
+const brokerNode = require('../../nodes/ai-broker/ai-broker');
+const cloudSyncNode = require('../../nodes/cloud-sync/cloud-sync');
+
+const MODEL = path.join(__dirname, '../../models/turbine-multitask.onnx');
+
+function modelBytes(version: number): Buffer {
+  const m = loadModel(MODEL);
+  m.modelVersion = version;
+  return m.toBuffer();
+}
+
+describe('cloud-sync node', function () {
+  this.timeout(20000);
+  const keys = generateKeyPair();
+  let root: string;
+
+  before(startServer);
+  after(stopServer);
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'cloud-sync-node-'));
+  });
+  afterEach(async () => {
+    await helper.unload();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  const broker = { id: 'b1', type: 'ai-broker', embedded: true, embeddedPort: 0, url: '' };
+
+  /** n1 = gateway gw-a; extra: cloud c1 and gateway gw-b, each wired to helper nodes */
+  async function fleetFlow(): Promise<{ h: Harness; cloudOut: any[][]; gwbOut: any[][] }> {
+    const cloudOut: any[][] = [[], [], []];
+    const gwbOut: any[][] = [[], [], []];
+    const h = await loadNode(
+      [brokerNode, cloudSyncNode],
+      { type: 'cloud-sync', role: 'edge', broker: 'b1', fleet: 'weld', gatewayId: 'gw-a', dataDir: path.join(root, 'gw-a'), uploadInterval: 4, trustedKeys: keys.publicKey },
+      3,
+      [
+        broker,
+        { id: 'c1', type: 'cloud-sync', role: 'cloud', broker: 'b1', fleet: 'weld', dataDir: path.join(root, 'cloud'), chunkSize: 16, wires: [['c1o0'], ['c1o1'], ['c1o2']] },
+        { id: 'c1o0', type: 'helper' }, { id: 'c1o1', type: 'helper' }, { id: 'c1o2', type: 'helper' },
+        { id: 'e2', type: 'cloud-sync', role: 'edge', broker: 'b1', fleet: 'weld', gatewayId: 'gw-b', dataDir: path.join(root, 'gw-b'), trustedKeys: keys.publicKey, wires: [['e2o0'], ['e2o1'], ['e2o2']] },
+        { id: 'e2o0', type: 'helper' }, { id: 'e2o1', type: 'helper' }, { id: 'e2o2', type: 'helper' },
+      ],
+      { b1: { user: 'gateway', password: 's3cret' }, c1: { privateKey: keys.privateKey.replace(/\n/g, ' ') } },
+    );
+    for (let i = 0; i < 3; i++) {
+      helper.getNode(`c1o${i}`).on('input', (m: any) => cloudOut[i].push(m));
+      helper.getNode(`e2o${i}`).on('input', (m: any) => gwbOut[i].push(m));
+    }
+    // wait until both gateways announced their status to the cloud
+    const c1 = helper.getNode('c1');
+    await new Promise<void>((resolve, reject) => {
+      const start = Date.now();
+      const poll = () => {
+        c1.receive({ control: 'fleet' });
+        setTimeout(() => {
+          const last = cloudOut[2][cloudOut[2].length - 1];
+          if (last && last.payload.length === 2) return resolve();
+          if (Date.now() - start > 8000) return reject(new Error('gateways never reported'));
+          poll();
+        }, 50);
+      };
+      poll();
+    });
+    return { h, cloudOut, gwbOut };
+  }
+
+  it('keeps the broker password in credentials, not in the flow', async () => {
+    const { h } = await fleetFlow();
+    const b = helper.getNode('b1');
+    assert.equal(b.credentials.user, 'gateway');
+    assert.equal(b.credentials.password, 's3cret');
+    assert.equal((broker as Record<string, unknown>).password, undefined);
+    assert.match(b.brokerUrl, /^mqtt:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(h.caught.length, 0);
+  });
+
+  it('stores samples, uploads them on control "upload", and the cloud receives them once', async () => {
+    const { h, cloudOut } = await fleetFlow();
+    for (let k = 0; k < 5; k++) h.send({ payload: { current: 100 + k, voltage: 20 }, labels: { porosity: k % 2 }, timestamp: 1_700_000_000_000 + k });
+    h.send({ payload: { current: 'high' } });
+    h.send({ payload: 'nothing' });
+    // Complete sees the 5 stored messages; the 2 bad ones end in done(err) and reach Catch
+    await h.until(() => h.completed.length === 5 && h.caught.length === 2);
+    assert.match(h.caught[0].error.message, /msg\.payload\.current: expected a finite number/);
+    assert.match(h.caught[1].error.message, /msg\.payload: expected a record/);
+    h.send({ control: 'upload' });
+    await h.until(() => h.outputs[2].some((m) => m.control === 'upload'));
+    assert.deepEqual(h.outputs[2].find((m) => m.control === 'upload').payload, { batches: 1, samples: 5, backlog: 0 });
+    await waitFor(() => cloudOut[0].length === 1);
+    const batch = cloudOut[0][0];
+    assert.equal(batch.gateway, 'gw-a');
+    assert.deepEqual(batch.payload.map((s: any) => s.payload.current), [100, 101, 102, 103, 104]);
+    assert.deepEqual(batch.payload[3].labels, { porosity: 1 });
+    assert.equal(batch.payload[4].timestamp, 1_700_000_000_004);
+    // a second upload has nothing to send
+    h.send({ control: 'upload' });
+    await h.until(() => h.outputs[2].filter((m) => m.control === 'upload').length === 2);
+    assert.deepEqual(h.outputs[2].filter((m) => m.control === 'upload')[1].payload, { batches: 0, samples: 0, backlog: 0 });
+    assert.equal(h.completed.length, 7);
+  });
+
+  it('publishes a signed ONNX model to both gateways, which emit a hot-swap message; a refusal restores the previous one', async () => {
+    const { h, cloudOut, gwbOut } = await fleetFlow();
+    const c1 = helper.getNode('c1');
+    const v2 = modelBytes(2);
+    c1.receive({ payload: v2, model: { name: 'turbine', metrics: { state_accuracy: 0.95 } } });
+    await waitFor(() => h.outputs[0].length === 1 && gwbOut[0].length === 1, 10000);
+    const sha2 = crypto.createHash('sha256').update(v2).digest('hex');
+    for (const m of [h.outputs[0][0], gwbOut[0][0]]) {
+      assert.equal(m.model.name, 'turbine');
+      assert.equal(m.model.version, 2);
+      assert.equal(m.model.sha256, sha2);
+      assert.deepEqual(m.model.metrics, { state_accuracy: 0.95 });
+      assert.deepEqual(fs.readFileSync(m.model.path), v2);
+    }
+    assert.equal(cloudOut[1].length, 1);
+    assert.equal(cloudOut[1][0].model.version, 2);
+    assert.equal(cloudOut[1][0].payload.manifest.chunkCount, Math.ceil(v2.length / 16384));
+
+    const v3 = modelBytes(3);
+    c1.receive({ payload: v3, model: { name: 'turbine' } });
+    await waitFor(() => h.outputs[0].length === 2 && gwbOut[0].length === 2, 10000);
+    assert.equal(h.outputs[0][1].model.version, 3);
+    // multitask-infer refuses v3 on gw-a: gw-a restores v2 and says so
+    h.send({ control: 'model-event', payload: { event: 'refused', model: { name: 'turbine', version: 3, sha256: h.outputs[0][1].model.sha256 }, reason: 'heads differ' } });
+    await h.until(() => h.outputs[0].length === 3);
+    const restored = h.outputs[0][2];
+    assert.equal(restored.reason, 'restored');
+    assert.equal(restored.model.version, 2);
+    assert.deepEqual(fs.readFileSync(restored.model.path), v2);
+    const answer = h.outputs[2].find((m) => m.control === 'model-event');
+    assert.deepEqual(answer.payload.restored, { name: 'turbine', version: 2 });
+    // the fleet view shows gw-a back on v2 and gw-b on v3
+    await waitFor(() => {
+      c1.receive({ control: 'fleet' });
+      const last = cloudOut[2][cloudOut[2].length - 1];
+      const view = Object.fromEntries(last.payload.map((v: any) => [v.gateway, v.models.turbine?.version]));
+      return view['gw-a'] === 2 && view['gw-b'] === 3;
+    }, 5000);
+    assert.equal(h.caught.length, 0);
+  });
+
+  it('the cloud reports a bad model message to Catch and keeps running', async () => {
+    const h = await loadNode([brokerNode, cloudSyncNode], { type: 'cloud-sync', role: 'cloud', broker: 'b1', fleet: 'weld', dataDir: path.join(root, 'cloud') }, 3, [broker], { n1: { privateKey: keys.privateKey } });
+    h.send({ payload: modelBytes(3), model: { name: 'turbine', version: 4 } });
+    h.send({ payload: Buffer.from('not onnx'), model: { name: 'turbine' } });
+    h.send({ payload: modelBytes(0), model: { name: 'turbine' } });
+    h.send({ payload: modelBytes(5), model: { name: 'bad/name' } });
+    h.send({ control: 'frobnicate' });
+    h.send({ control: 'fleet' });
+    await h.until(() => h.completed.length === 1 && h.caught.length === 5);
+    const messages = h.caught.map((m) => m.error.message);
+    assert.match(messages[0], /msg\.model\.version: expected the file's model_version \(3\), got 4/);
+    assert.match(messages[1], /msg\.payload: expected an ONNX model/);
+    assert.match(messages[2], /model_version >= 1/);
+    assert.match(messages[3], /msg\.model\.name/);
+    assert.match(messages[4], /msg\.control/);
+    assert.deepEqual(h.outputs[2][0].payload, []);
+  });
+
+  it('acts as edge-cache\'s uplink: a live message goes out QoS 1 and msg.ack comes back on PUBACK', async () => {
+    const h = await loadNode([brokerNode, cloudSyncNode], { type: 'cloud-sync', role: 'edge', broker: 'b1', fleet: 'weld', gatewayId: 'gw-a', dataDir: path.join(root, 'gw'), trustedKeys: keys.publicKey }, 3, [broker]);
+    const b = helper.getNode('b1');
+    await waitFor(() => /:\d+$/.test(b.brokerUrl) && !b.brokerUrl.endsWith(':0'));
+    const probe = new SyncClient(b.brokerUrl, { clientId: 'probe' });
+    const seen: any[] = [];
+    await probe.waitConnected();
+    await probe.subscribe(topics.live('weld', 'gw-a'), (_t, p) => seen.push(JSON.parse(p.toString())));
+    try {
+      h.send({ topic: 'seam', payload: { current: 181.5 }, _cacheId: 41 });
+      h.send({ topic: 'seam', payload: { current: 182.5 }, _cacheId: 42 });
+      await h.until(() => h.outputs[1].length === 2);
+      assert.deepEqual(h.outputs[1].map((m) => m.ack), [41, 42]);
+      await waitFor(() => seen.length === 2);
+      assert.deepEqual(seen[0], { id: 41, topic: 'seam', payload: { current: 181.5 } });
+      assert.equal(h.completed.length, 2);
+    } finally {
+      await probe.close(true);
+    }
+  });
+
+  it('shows a configuration error in status and through Catch', async () => {
+    const statusNode = require('@node-red/nodes/core/common/25-status.js');
+    const statuses: any[] = [];
+    const h = await loadNode([brokerNode, cloudSyncNode, statusNode], { type: 'cloud-sync', role: 'edge', broker: 'b1', fleet: 'weld', gatewayId: 'gw-a', dataDir: path.join(root, 'gw'), trustedKeys: '' }, 3, [
+      broker,
+      { id: 'st', type: 'status', scope: ['n1'], wires: [['sto']] },
+      { id: 'sto', type: 'helper' },
+    ]);
+    helper.getNode('sto').on('input', (m: any) => statuses.push(m.status));
+    h.send({ payload: { x: 1 } });
+    await h.until(() => h.caught.length === 1 && statuses.length > 0);
+    assert.match(h.caught[0].error.message, /config trustedKeys/);
+    assert.equal(h.completed.length, 0);
+    assert.equal(statuses[statuses.length - 1].fill, 'red');
+    assert.match(statuses[statuses.length - 1].text, /config trustedKeys/);
+    await helper.unload();
+    const h2 = await loadNode([brokerNode, cloudSyncNode], { type: 'cloud-sync', role: 'edge', broker: 'nope', fleet: 'a/b', gatewayId: 'gw', trustedKeys: keys.publicKey }, 3, [broker]);
+    h2.send({ payload: { x: 1 } });
+    await h2.until(() => h2.caught.length === 1);
+    assert.match(h2.caught[0].error.message, /config fleet/);
+    await helper.unload();
+    const h3 = await loadNode([brokerNode, cloudSyncNode], { type: 'cloud-sync', role: 'edge', broker: 'nope', fleet: 'weld', gatewayId: 'gw', trustedKeys: keys.publicKey }, 3, [broker]);
+    h3.send({ payload: { x: 1 } });
+    await h3.until(() => h3.caught.length === 1);
+    assert.match(h3.caught[0].error.message, /config broker/);
+  });
+});
