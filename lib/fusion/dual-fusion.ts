@@ -113,7 +113,9 @@ export class DualFusion<R = unknown> {
 
   /** Take one sample of `source`; returns what it caused, in order. */
   push(source: SourceKey, reading: SourceReading, ref: R, now: number): FusionEvent<R>[] {
-    const events = this.tick(now);
+    // A held sample whose skew ends exactly now may still pair with this one (with a skew of 0,
+    // two samples arriving in the same millisecond pair), so only samples already past it expire.
+    const events = this.advance(now, false);
     const me = this.src[source];
     const otherKey = OTHER[source];
     const other = this.src[otherKey];
@@ -155,13 +157,19 @@ export class DualFusion<R = unknown> {
 
   /** Let time pass: expire held samples, mark silent sources stale. Call at nextDeadline(). */
   tick(now: number): FusionEvent<R>[] {
+    return this.advance(now, true);
+  }
+
+  /** tick(); `expireDue`: also expire held samples whose skew ends exactly at `now`. */
+  private advance(now: number, expireDue: boolean): FusionEvent<R>[] {
     const events: FusionEvent<R>[] = [];
     for (;;) {
       // the earliest due deadline first, so events come out in time order
       let due: { at: number; kind: 'expire' | 'stale'; source: SourceKey } | null = null;
       for (const key of ['a', 'b'] as SourceKey[]) {
         const s = this.src[key];
-        if (s.held.length && s.held[0].expires <= now && (!due || s.held[0].expires < due.at)) due = { at: s.held[0].expires, kind: 'expire', source: key };
+        const expires = s.held.length ? s.held[0].expires : Infinity;
+        if ((expires < now || (expireDue && expires === now)) && (!due || expires < due.at)) due = { at: expires, kind: 'expire', source: key };
         const staleAt = s.lastArrival + this.options.timeoutMs;
         if ((s.state === 'live' || s.state === 'waiting') && staleAt <= now && (!due || staleAt < due.at)) due = { at: staleAt, kind: 'stale', source: key };
       }

@@ -5,7 +5,7 @@
  * present/missing counts); everything else depends on the record alone.
  */
 import type { RecordReading } from '../contract/samples';
-import { GRADE_RANK, worse, type AlignmentRule, type BandRule, type ClassRule, type CompletenessRule, type GateOptions, type GeometricRule, type Grade, type Rule } from './rules';
+import { GRADES, GRADE_RANK, worse, type AlignmentRule, type BandRule, type ClassRule, type CompletenessRule, type GateOptions, type GeometricRule, type Grade, type Rule } from './rules';
 import { GradeCounts, RunningMoments, capability } from './stats';
 
 export interface Reason {
@@ -263,4 +263,12 @@ export class ToleranceGate {
 /** The worse of two verdicts (for a record that already carries one): worst grade, reasons appended. */
 export function combineVerdicts(earlier: Verdict, later: Verdict): Verdict {
   return { grade: GRADE_RANK[earlier.grade] >= GRADE_RANK[later.grade] ? earlier.grade : later.grade, reasons: [...earlier.reasons, ...later.reasons] };
+}
+
+/** A verdict carried in on `msg.quality` (from an earlier gate), or null when it is not a well-formed one. */
+export function asVerdict(q: unknown): Verdict | null {
+  if (!q || typeof q !== 'object') return null;
+  const v = q as Record<string, unknown>;
+  if (!(GRADES as readonly unknown[]).includes(v.grade) || !Array.isArray(v.reasons)) return null;
+  return { grade: v.grade as Grade, reasons: v.reasons as Reason[] };
 }

@@ -246,6 +246,12 @@ export class SignalWindow {
     const len = values.length;
     if (from >= len) return len;
     this.ensureCapacity(Math.min(this.limit, this.n + (len - from)));
+    if (
+      schedule === null && timestamps === null && from === 0 && start >= this.tLast && !this.hasNorm && this.shift === this.shift &&
+      (this.kind === 'time' ? this.n + len <= this.limit : this.n + len <= this.cap)
+    ) {
+      return this.ingestInOrder(values, start, intervalMs as number);
+    }
     const vals = this.vals;
     const times = this.times;
     const mask = this.mask;
@@ -426,6 +432,141 @@ export class SignalWindow {
     if (countMode) (schedule as Schedule).countdown = countdown;
     if (intervalMode) (schedule as Schedule).boundary = boundary;
     return stopped ? i : len;
+  }
+
+  /**
+   * The common case, split in two tight loops: an evenly spaced batch, in order, no schedule to stop
+   * at, room in the ring for all of it. All valid samples go in first, then the samples that fell
+   * out of the window leave: the window, sums and deques end exactly as with the per-sample loop
+   * (ring positions cannot be reused before the evictions, since the ring holds n + batch).
+   */
+  private ingestInOrder(values: ArrayLike<number>, start: number, dt: number): number {
+    const len = values.length;
+    const vals = this.vals;
+    const times = this.times;
+    const mask = this.mask;
+    const lo = this.lo;
+    const hi = this.hi;
+    const order = this.order;
+    const wantMax = this.wantMax;
+    const wantMin = this.wantMin;
+    const maxQ = this.maxQ;
+    const minQ = this.minQ;
+    const K = this.shift;
+    let head = this.head;
+    let n = this.n;
+    let maxHead = this.maxHead, maxLen = this.maxLen, minHead = this.minHead, minLen = this.minLen;
+    let s1 = this.s1, c1 = this.c1, s2 = this.s2, c2 = this.c2, s3 = this.s3, c3 = this.c3, s4 = this.s4, c4 = this.c4;
+    let nonFinite = 0, outOfRange = 0, accepted = 0;
+    const gapMs = this.gapMs;
+    let prevT = this.tLast, t = NaN, last = NaN;
+    for (let i = 0; i < len; i++) {
+      const x = values[i];
+      if (!(x >= lo && x <= hi)) {
+        if (x - x !== 0) nonFinite++;
+        else outOfRange++;
+        continue;
+      }
+      t = start + i * dt;
+      // invalid samples in between can make a gap inside an evenly spaced batch
+      if (gapMs > 0 && t - prevT > gapMs && prevT > -Infinity) this.recordGap(prevT, t);
+      prevT = t;
+      accepted++;
+      last = x;
+      const p = (head + n) & mask;
+      vals[p] = x;
+      times[p] = t;
+      n++;
+      if (order > 0) {
+        const d = x - K;
+        let s = s1 + d;
+        c1 += Math.abs(s1) >= Math.abs(d) ? s1 - s + d : d - s + s1;
+        s1 = s;
+        if (order > 1) {
+          const d2 = d * d;
+          s = s2 + d2;
+          c2 += s2 >= d2 ? s2 - s + d2 : d2 - s + s2;
+          s2 = s;
+          if (order > 2) {
+            const d3 = d2 * d;
+            s = s3 + d3;
+            c3 += Math.abs(s3) >= Math.abs(d3) ? s3 - s + d3 : d3 - s + s3;
+            s3 = s;
+            const d4 = d2 * d2;
+            s = s4 + d4;
+            c4 += s4 >= d4 ? s4 - s + d4 : d4 - s + s4;
+            s4 = s;
+          }
+        }
+      }
+      if (wantMax) {
+        while (maxLen > 0 && vals[maxQ[(maxHead + maxLen - 1) & mask]] <= x) maxLen--;
+        maxQ[(maxHead + maxLen) & mask] = p;
+        maxLen++;
+      }
+      if (wantMin) {
+        while (minLen > 0 && vals[minQ[(minHead + minLen - 1) & mask]] >= x) minLen--;
+        minQ[(minHead + minLen) & mask] = p;
+        minLen++;
+      }
+    }
+    if (accepted > 0) {
+      // what the per-sample loop evicts by the last sample: times <= t − W, or beyond the count
+      const lim = this.kind === 'time' ? t - this.size : -Infinity;
+      const keep = this.kind === 'time' ? Infinity : this.limit;
+      while (n > 0 && (n > keep || times[head] <= lim)) {
+        const p = head;
+        if (order > 0) {
+          const d = vals[p] - K;
+          let y = -d;
+          let s = s1 + y;
+          c1 += Math.abs(s1) >= Math.abs(y) ? s1 - s + y : y - s + s1;
+          s1 = s;
+          if (order > 1) {
+            const d2 = d * d;
+            y = -d2;
+            s = s2 + y;
+            c2 += Math.abs(s2) >= d2 ? s2 - s + y : y - s + s2;
+            s2 = s;
+            if (order > 2) {
+              y = -d2 * d;
+              s = s3 + y;
+              c3 += Math.abs(s3) >= Math.abs(y) ? s3 - s + y : y - s + s3;
+              s3 = s;
+              y = -d2 * d2;
+              s = s4 + y;
+              c4 += Math.abs(s4) >= -y ? s4 - s + y : y - s + s4;
+              s4 = s;
+            }
+          }
+        }
+        if (maxLen > 0 && maxQ[maxHead] === p) {
+          maxHead = (maxHead + 1) & mask;
+          maxLen--;
+        }
+        if (minLen > 0 && minQ[minHead] === p) {
+          minHead = (minHead + 1) & mask;
+          minLen--;
+        }
+        head = (head + 1) & mask;
+        n--;
+      }
+      this.tLast = t;
+      this.lastValue = last;
+    }
+    this.head = head;
+    this.n = n;
+    this.maxHead = maxHead;
+    this.maxLen = maxLen;
+    this.minHead = minHead;
+    this.minLen = minLen;
+    this.s1 = s1; this.c1 = c1; this.s2 = s2; this.c2 = c2; this.s3 = s3; this.c3 = c3; this.s4 = s4; this.c4 = c4;
+    this.sinceRebuild += accepted;
+    const c = this.counts;
+    c.accepted += accepted;
+    c.nonFinite += nonFinite;
+    c.outOfRange += outOfRange;
+    return len;
   }
 
   /** Take in one value at time t (a batch of one). */

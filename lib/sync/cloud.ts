@@ -6,6 +6,8 @@
  * manifest (retained), so a gateway that sees the manifest finds every chunk on the broker, also
  * when it connects later or resumes a cut transfer.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import * as zlib from 'zlib';
 import type { DurableQueue } from '../store/queue';
 import { describeModel, signManifest, SignedManifest, chunkOf, DEFAULT_CHUNK_SIZE } from './manifest';
@@ -43,6 +45,8 @@ export interface CloudSyncOptions {
   onStatus?: (view: GatewayView) => void;
   onError?: (err: Error) => void;
   now?: () => number;
+  /** folder where the last published model of each name is kept (`<name>.onnx`), for retraining */
+  modelDir?: string;
 }
 
 export class CloudSync {
@@ -53,6 +57,7 @@ export class CloudSync {
   /** highest sample id counted per gateway */
   private readonly lastIds = new Map<string, number>();
   private readonly published = new Map<string, { version: number; chunkCount: number }>();
+  private readonly models = new Map<string, Buffer>();
   private handlers: Array<[string, MessageHandler]> = [];
   private readonly now: () => number;
 
@@ -154,6 +159,7 @@ export class CloudSync {
     const m = signed.manifest;
     await this.inParallel(m.chunkCount, (i) => this.client.publishAcked(topics.chunk(this.fleet, m.name, m.version, i), Buffer.from(chunkOf(bytes, m, i)), { retain: true }));
     await this.client.publishAcked(topics.manifest(this.fleet, m.name), Buffer.from(JSON.stringify(signed)), { retain: true });
+    this.saveModel(m.name, bytes);
     const old = this.published.get(m.name);
     this.published.set(m.name, { version: m.version, chunkCount: m.chunkCount });
     if (old && old.version !== m.version) {
@@ -161,6 +167,33 @@ export class CloudSync {
       await this.inParallel(old.chunkCount, (i) => this.client.publishAcked(topics.chunk(this.fleet, m.name, old.version, i), Buffer.alloc(0), { retain: true })).catch(() => undefined);
     }
     return signed;
+  }
+
+  private saveModel(name: string, bytes: Uint8Array): void {
+    this.models.set(name, Buffer.from(bytes));
+    if (!this.options.modelDir) return;
+    fs.mkdirSync(this.options.modelDir, { recursive: true });
+    const file = path.join(this.options.modelDir, `${name}.onnx`);
+    fs.writeFileSync(file + '.tmp', bytes);
+    fs.renameSync(file + '.tmp', file);
+  }
+
+  /** The last model published under `name` (kept in memory and in modelDir), or null. */
+  currentModel(name: string): Buffer | null {
+    const m = this.models.get(name);
+    if (m) return m;
+    if (!this.options.modelDir) return null;
+    const file = path.join(this.options.modelDir, `${name}.onnx`);
+    return fs.existsSync(file) ? fs.readFileSync(file) : null;
+  }
+
+  /** Names of the models published (this run, or kept in modelDir). */
+  modelNames(): string[] {
+    const names = new Set(this.models.keys());
+    if (this.options.modelDir && fs.existsSync(this.options.modelDir)) {
+      for (const f of fs.readdirSync(this.options.modelDir)) if (f.endsWith('.onnx')) names.add(f.slice(0, -5));
+    }
+    return [...names];
   }
 
   /** Publish a manifest envelope as it is (tests of rejected announcements use this). */

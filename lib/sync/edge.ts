@@ -47,8 +47,8 @@ export interface EdgeSyncOptions {
   receiver: ModelReceiver;
   /** samples per upload batch; default 500 */
   batchSize?: number;
-  /** a model was installed (or restored): hand it to the consumer */
-  onModel?: (model: InstalledModel, kind: 'installed' | 'restored') => void;
+  /** a model was installed: hand it to the consumer */
+  onModel?: (model: InstalledModel, kind: 'installed') => void;
   /** read the trusted keys again (e.g. from a key file) when a manifest names an unknown key */
   reloadTrusted?: () => TrustedKey[];
   /** something worth reporting happened (rejections, resumes, refusals) */
@@ -251,8 +251,11 @@ export class EdgeSync {
   }
 
   /**
-   * A model event from the consumer (multitask-infer). On 'refused' the previous model is restored
-   * (and handed to the consumer again); the refusal is reported either way.
+   * A model event from the consumer (multitask-infer). On 'refused' of the installed model the
+   * previous file is restored on disk (the consumer, having refused, still runs it) and the refused
+   * version is never installed again; the event is reported either way. The refused model is found
+   * by its sha256 (the consumer may name it by its metadata name), else by name and version; a
+   * refusal of anything but the installed model only gets reported.
    */
   modelEvent(ev: { event: string; model?: { name?: string; version?: number; sha256?: string }; reason?: string }): InstalledModel | null {
     const at = new Date(this.now()).toISOString();
@@ -261,18 +264,16 @@ export class EdgeSync {
       this.report({ event: ev.event === 'restored' ? 'restored' : 'installed', model, reason: ev.reason, at });
       return null;
     }
-    const names = model.name ? [model.name] : this.receiver.names();
-    const name = names.find((n) => {
-      const i = this.receiver.installed(n);
-      return i && (!model.version || i.version === model.version);
-    });
+    const names = this.receiver.names();
+    const name =
+      names.find((n) => !!model.sha256 && this.receiver.installed(n)?.sha256 === model.sha256) ??
+      names.find((n) => n === model.name && !model.sha256 && this.receiver.installed(n)?.version === model.version);
     if (!name) {
-      this.report({ event: 'refused', model, reason: `${ev.reason ?? 'refused by the consumer'}; no installed model of that name and version`, at });
+      this.report({ event: 'refused', model, reason: `${ev.reason ?? 'refused by the consumer'}; not the installed model, nothing restored`, at });
       return null;
     }
     const { restored } = this.receiver.rollback(name);
     this.report({ event: 'refused', model, reason: `${ev.reason ?? 'refused by the consumer'}; ${restored ? `restored v${restored.version}` : 'no previous version to restore'}`, at });
-    if (restored) this.options.onModel?.(restored, 'restored');
     return restored;
   }
 

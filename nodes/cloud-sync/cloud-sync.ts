@@ -15,6 +15,7 @@
  * Output 3 carries control answers and events in both roles.
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -28,6 +29,7 @@ import { ModelReceiver, InstalledModel } from '../../lib/sync/receiver';
 import { SyncClient, validTopicLevel } from '../../lib/sync/transport';
 import { EdgeSync, Sample, ModelEventReport } from '../../lib/sync/edge';
 import { CloudSync } from '../../lib/sync/cloud';
+import { retrain, TrainingSample } from '../../lib/sync/retrain';
 import type { AiBrokerNode } from '../ai-broker/types';
 
 interface CloudSyncDef extends NodeDef {
@@ -91,11 +93,11 @@ function loadOrCreateKey(file: string): string {
   }
   const pem = fs.readFileSync(file, 'utf8');
   keyIdOf(pem);
-  if (!fs.existsSync(file + '.pub')) fs.writeFileSync(file + '.pub', require('crypto').createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString());
+  if (!fs.existsSync(file + '.pub')) fs.writeFileSync(file + '.pub', crypto.createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString());
   return pem;
 }
 
-function modelMessage(model: InstalledModel, kind: 'installed' | 'restored'): Msg {
+function modelMessage(model: InstalledModel, kind: 'installed'): Msg {
   return {
     topic: model.name,
     model: { name: model.name, version: model.version, sha256: model.sha256, path: model.path, ...(model.metrics ? { metrics: model.metrics } : {}) },
@@ -230,7 +232,7 @@ export = function (RED: NodeAPI): void {
           }
         } else {
           cloud = new CloudSync({
-            client, fleet, store: queue, privateKey, chunkSize,
+            client, fleet, store: queue, privateKey, chunkSize, modelDir: path.join(dataDir, 'models'),
             onSamples: (b) => {
               if (b.accepted.length) node.send([{ topic: b.gateway, gateway: b.gateway, payload: b.accepted, duplicates: b.duplicates }, null, null]);
               setStatus();
@@ -285,11 +287,16 @@ export = function (RED: NodeAPI): void {
           }
           throw new InputError('msg.control', "'upload', 'status' or 'model-event' (edge role)", control);
         }
+        if (control === 'retrain') {
+          const out = await runRetrain(msg);
+          send([null, out.published, { control, payload: out.answer }]);
+          return;
+        }
         if (control === 'fleet') {
           send([null, null, { control, payload: cloud!.fleetView() }]);
           return;
         }
-        throw new InputError('msg.control', "'fleet' or 'status' (cloud role)", control);
+        throw new InputError('msg.control', "'fleet', 'retrain' or 'status' (cloud role)", control);
       }
       if (edge) {
         if (msg._cacheId !== undefined) {
@@ -328,6 +335,44 @@ export = function (RED: NodeAPI): void {
       send([null, { topic: name, model: { name, version: m.version, sha256: m.sha256, ...(metrics ? { metrics } : {}) }, payload: signed }, null]);
       setStatus();
     });
+
+    /**
+     * Fine-tune the last published model on the samples stored since the last accepted retrain,
+     * publish it (version + 1) only when its held-out loss is not worse; the samples used are then
+     * removed from the store (they stay for the next attempt otherwise).
+     */
+    let retraining = false;
+    async function runRetrain(msg: Msg): Promise<{ answer: Record<string, unknown>; published: Msg | null }> {
+      if (retraining) throw new Error('a retrain is already running');
+      const names = cloud!.modelNames();
+      const name = String(msg.model?.name ?? (names.length === 1 ? names[0] : ''));
+      const current = name ? cloud!.currentModel(name) : null;
+      if (!current) throw new InputError('msg.model.name', `the name of a model this cloud has published (${names.join(', ') || 'none yet'})`, msg.model?.name);
+      const o = msg.payload && typeof msg.payload === 'object' ? msg.payload : {};
+      const opts = { epochs: configNumber(o.epochs, 'msg.payload.epochs', 5), learningRate: configNumber(o.learningRate, 'msg.payload.learningRate', 0.001), batchSize: configNumber(o.batchSize, 'msg.payload.batchSize', 32) };
+      const rows = queue!.readAfter(0, 1_000_000);
+      const samples: TrainingSample[] = rows.map((r) => {
+        const s = JSON.parse(r.body.toString('utf8'));
+        return { payload: s.payload, labels: s.labels, group: r.topic ?? '' };
+      });
+      retraining = true;
+      node.status({ fill: 'blue', shape: 'dot', text: `retraining ${name} on ${samples.length} samples` });
+      try {
+        const r = await retrain(current, samples, opts);
+        const { bytes, ...summary } = r;
+        let published: Msg | null = null;
+        if (r.accepted) {
+          const metrics = { heldOutLossBefore: r.before, heldOutLossAfter: r.after, trainSamples: r.trainSamples };
+          const signed = await cloud!.publishModel(bytes, { name, version: r.version, metrics });
+          queue!.ack(rows.map((row) => row.id));
+          published = { topic: name, model: { name, version: r.version, sha256: signed.manifest.sha256, metrics }, payload: signed };
+        }
+        return { answer: { name, ...summary, published: !!published }, published };
+      } finally {
+        retraining = false;
+        setStatus();
+      }
+    }
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;

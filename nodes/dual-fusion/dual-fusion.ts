@@ -51,6 +51,8 @@ export = function register(RED: NodeAPI): void {
     let timerAt = Infinity;
     let lastStatusKey = '';
     let lastStatusAt = 0;
+    /** trailing status update, so the last counts show even when messages stop within the throttle */
+    let statusTimer: NodeJS.Timeout | null = null;
 
     const byTopic = <T>(a: T, b: T): Record<string, T> => ({ [topics.a]: a, [topics.b]: b });
 
@@ -108,7 +110,15 @@ export = function register(RED: NodeAPI): void {
       const b = engine.state('b');
       const key = `${a}/${b}`;
       const now = Date.now();
-      if (!force && key === lastStatusKey && now - lastStatusAt < 1000) return;
+      if (!force && key === lastStatusKey && now - lastStatusAt < 1000) {
+        if (!statusTimer) {
+          statusTimer = setTimeout(() => {
+            statusTimer = null;
+            updateStatus(true);
+          }, 1000 - (now - lastStatusAt));
+        }
+        return;
+      }
       lastStatusKey = key;
       lastStatusAt = now;
       const up = (s: string) => s === 'live';
@@ -181,6 +191,8 @@ export = function register(RED: NodeAPI): void {
     node.on('close', (done: () => void) => {
       if (timer) clearTimeout(timer);
       timer = null;
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = null;
       for (const ref of engine.drain()) ref.done();
       done();
     });

@@ -67,12 +67,14 @@ export = function register(RED: NodeAPI): void {
       if (!settings) throw configError ?? new Error('physics-augment is not configured');
       if (msg.control !== undefined) {
         if (msg.control === 'stats') {
-          send([null, { control: 'stats', payload: { ...stats, notEmittedByRule: { ...stats.notEmittedByRule }, count: settings.count, seed: settings.seed, rules: settings.augmenter.ruleIds.slice() } }]);
+          msg.payload = { ...stats, notEmittedByRule: { ...stats.notEmittedByRule }, count: settings.count, seed: settings.seed, rules: settings.augmenter.ruleIds.slice() };
+          send([null, msg]);
         } else if (msg.control === 'reset') {
           Object.assign(stats, { received: 0, requested: 0, emitted: 0, notEmitted: 0, errors: 0, notEmittedByRule: {} });
           lastRejectedRule = null;
           lastError = null;
-          send([null, { control: 'reset', payload: { reset: true } }]);
+          msg.payload = { reset: true };
+          send([null, msg]);
         } else {
           throw new InputError('msg.control', "'stats' or 'reset'", msg.control);
         }

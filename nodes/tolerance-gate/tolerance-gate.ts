@@ -5,22 +5,14 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { onInput, asError, type Send } from '../shared/adapter';
-import { parseRules, parseGateOptions, GRADES, type Grade } from '../../lib/quality/rules';
-import { ToleranceGate, combineVerdicts, type Verdict } from '../../lib/quality/gate';
+import { parseRules, parseGateOptions, type Grade } from '../../lib/quality/rules';
+import { ToleranceGate, asVerdict, combineVerdicts } from '../../lib/quality/gate';
 import { readRecord } from '../../lib/contract/samples';
 import { InputError } from '../../lib/errors';
 
 const CONTROLS = ['stats', 'reset'];
 const OUTPUT: Record<Grade, number> = { pass: 0, review: 1, reject: 2 };
 const STATUS_INTERVAL_MS = 500;
-
-/** An incoming msg.quality from an earlier gate, when it is a well-formed verdict. */
-function earlierVerdict(q: unknown): Verdict | null {
-  if (!q || typeof q !== 'object') return null;
-  const v = q as Record<string, unknown>;
-  if (!(GRADES as readonly unknown[]).includes(v.grade) || !Array.isArray(v.reasons)) return null;
-  return { grade: v.grade as Grade, reasons: v.reasons };
-}
 
 export = function register(RED: NodeAPI): void {
   function ToleranceGateNode(this: Node, config: NodeDef & Record<string, unknown>) {
@@ -90,7 +82,7 @@ export = function register(RED: NodeAPI): void {
         return;
       }
       const verdict = gate.assess(readRecord(msg));
-      const earlier = earlierVerdict(msg.quality);
+      const earlier = asVerdict(msg.quality);
       const q = earlier ? combineVerdicts(earlier, verdict) : verdict;
       msg.quality = q;
       lastGrade = q.grade;

@@ -139,11 +139,10 @@ describe('cloud-sync node', function () {
     assert.equal(h.outputs[0][1].model.version, 3);
     // multitask-infer refuses v3 on gw-a: gw-a restores v2 and says so
     h.send({ control: 'model-event', payload: { event: 'refused', model: { name: 'turbine', version: 3, sha256: h.outputs[0][1].model.sha256 }, reason: 'heads differ' } });
-    await h.until(() => h.outputs[0].length === 3);
-    const restored = h.outputs[0][2];
-    assert.equal(restored.reason, 'restored');
-    assert.equal(restored.model.version, 2);
-    assert.deepEqual(fs.readFileSync(restored.model.path), v2);
+    await h.until(() => h.outputs[2].some((m) => m.control === 'model-event'));
+    // the file on disk is v2 again; no model message (multitask-infer, having refused, runs v2)
+    assert.equal(h.outputs[0].length, 2);
+    assert.deepEqual(fs.readFileSync(h.outputs[0][0].model.path), v2);
     const answer = h.outputs[2].find((m) => m.control === 'model-event');
     assert.deepEqual(answer.payload.restored, { name: 'turbine', version: 2 });
     // the fleet view shows gw-a back on v2 and gw-b on v3
@@ -220,5 +219,93 @@ describe('cloud-sync node', function () {
     h3.send({ payload: { x: 1 } });
     await h3.until(() => h3.caught.length === 1);
     assert.match(h3.caught[0].error.message, /config broker/);
+  });
+
+  it('key-file mode: the cloud creates its signing key file, a gateway deployed before it trusts the .pub file', async () => {
+    const keyFile = path.join(root, 'keys', 'signing.pem');
+    const cloudOut: any[][] = [[], [], []];
+    const h = await loadNode(
+      [brokerNode, cloudSyncNode],
+      { type: 'cloud-sync', role: 'edge', broker: 'b1', fleet: 'demo', gatewayId: 'gw-1', dataDir: path.join(root, 'gw'), trustedKeysFile: keyFile + '.pub' },
+      3,
+      [broker, { id: 'c1', type: 'cloud-sync', role: 'cloud', broker: 'b1', fleet: 'demo', dataDir: path.join(root, 'cloud'), keyFile, wires: [['c1o0'], ['c1o1'], ['c1o2']] },
+        { id: 'c1o0', type: 'helper' }, { id: 'c1o1', type: 'helper' }, { id: 'c1o2', type: 'helper' }],
+    );
+    for (let i = 0; i < 3; i++) helper.getNode(`c1o${i}`).on('input', (m: any) => cloudOut[i].push(m));
+    assert.ok(fs.existsSync(keyFile) && fs.existsSync(keyFile + '.pub'));
+    assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+    helper.getNode('c1').receive({ payload: modelBytes(7), model: { name: 'weld' } });
+    await h.until(() => h.outputs[0].length === 1, 10000);
+    assert.equal(h.outputs[0][0].model.version, 7);
+    assert.equal(cloudOut[1].length, 1);
+    assert.equal(h.caught.length, 0);
+  });
+
+  it('the example flow welding-fleet-sync.json runs a full cycle on its own', async function () {
+    this.timeout(30000);
+    const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '../../examples/welding-fleet-sync.json'), 'utf8'));
+    const seen: Record<string, any[]> = {};
+    for (const n of flow) {
+      if (n.type === 'cloud-sync') {
+        n.dataDir = path.join(root, n.id);
+        if (n.keyFile) n.keyFile = path.join(root, 'keys', 'signing-key.pem');
+        if (n.trustedKeysFile) n.trustedKeysFile = path.join(root, 'keys', 'signing-key.pem.pub');
+      }
+      if (n.type === 'debug') {
+        n.type = 'helper';
+        seen[n.id] = [];
+      }
+    }
+    const modules = [brokerNode, cloudSyncNode, require('@node-red/nodes/core/common/20-inject.js'), require('@node-red/nodes/core/function/10-function.js'), require('@node-red/nodes/core/common/90-comment.js')];
+    await helper.load(modules, flow);
+    for (const id of Object.keys(seen)) helper.getNode(id).on('input', (m: any) => seen[id].push(m));
+    await waitFor(() => seen['wfs-dbg-model'].length === 3 && seen['wfs-dbg-samples'].length >= 3 && seen['wfs-dbg-fleet'].some((m) => m.payload.length === 3 && m.payload.every((v: any) => v.models['weld-seam']?.version === 1)), 20000);
+    assert.deepEqual(seen['wfs-dbg-model'].map((m) => m.model.version), [1, 1, 1]);
+    assert.deepEqual(fs.readFileSync(seen['wfs-dbg-model'][0].model.path), fs.readFileSync(path.join(__dirname, '../../models/weld-seam.onnx')));
+    assert.deepEqual(new Set(seen['wfs-dbg-samples'].map((m) => m.payload.gateway)), new Set(['gw-1', 'gw-2', 'gw-3']));
+    assert.equal(seen['wfs-dbg-pub'].length, 1);
+  });
+
+  it('full loop with multitask-infer: a signed model is hot-swapped; a model it refuses is rolled back on the gateway', async function () {
+    this.timeout(30000);
+    const inferNode = require('../../nodes/multitask-infer/multitask-infer');
+    const onnxModelNode = require('../../nodes/onnx-model/onnx-model');
+    const v1File = path.join(root, 'turbine-v1.onnx');
+    fs.writeFileSync(v1File, modelBytes(1));
+    const got: Record<string, any[]> = { gwModel: [], gwReport: [], events: [], published: [] };
+    const flow = [
+      { id: 'f1', type: 'tab', label: 'loop' },
+      { ...broker, z: 'f1' },
+      { id: 'cfg', type: 'onnx-model', path: v1File, runIn: 'main', z: 'f1' },
+      { id: 'gw', type: 'cloud-sync', z: 'f1', role: 'edge', broker: 'b1', fleet: 'loop', gatewayId: 'gw-1', dataDir: path.join(root, 'gw'), trustedKeys: keys.publicKey, wires: [['infer', 'gwModel'], [], ['gwReport']] },
+      { id: 'infer', type: 'multitask-infer', z: 'f1', model: 'cfg', property: 'payload', partial: 'pad', maxBatch: '1', maxWait: '5', maxPending: '1000', wires: [[], ['gw', 'events']] },
+      { id: 'cl1', type: 'cloud-sync', z: 'f1', role: 'cloud', broker: 'b1', fleet: 'loop', dataDir: path.join(root, 'cloud'), wires: [[], ['published'], []] },
+      { id: 'gwModel', type: 'helper', z: 'f1' }, { id: 'gwReport', type: 'helper', z: 'f1' }, { id: 'events', type: 'helper', z: 'f1' }, { id: 'published', type: 'helper', z: 'f1' },
+    ];
+    await helper.load([brokerNode, cloudSyncNode, inferNode, onnxModelNode], flow, { cl1: { privateKey: keys.privateKey } });
+    for (const id of Object.keys(got)) helper.getNode(id).on('input', (m: any) => got[id].push(m));
+    // (node ids must not equal property values such as role 'cloud': Node-RED would take them as references)
+    const cloud = helper.getNode('cl1');
+    cloud.receive({ payload: modelBytes(2), model: { name: 'turbine' } });
+    await waitFor(() => got.events.some((m) => m.payload?.event === 'installed' && m.payload.model?.version === 2), 15000);
+    await waitFor(() => got.gwReport.some((m) => m.control === 'model-event' && m.payload.event === 'installed'), 5000);
+
+    // v3 whose metadata names a head output the graph does not have: multitask-infer refuses it
+    const bad = loadModel(MODEL);
+    bad.modelVersion = 3;
+    const heads = JSON.parse(bad.metadata.heads);
+    heads[0].output = 'no_such_output';
+    bad.setMetadata('heads', JSON.stringify(heads));
+    cloud.receive({ payload: bad.toBuffer(), model: { name: 'turbine' } });
+    await waitFor(() => got.events.some((m) => m.payload?.event === 'refused' && m.payload.model?.version === 3), 15000);
+    await waitFor(() => got.gwReport.some((m) => m.control === 'model-event' && m.payload.event === 'refused'), 5000);
+    const answer = got.gwReport.find((m) => m.control === 'model-event' && m.payload.event === 'refused');
+    assert.deepEqual(answer.payload.restored, { name: 'turbine', version: 2 });
+    assert.deepEqual(fs.readFileSync(got.gwModel[0].model.path), modelBytes(2));
+    assert.deepEqual(got.gwModel.map((m) => m.model.version), [2, 3]);
+    // the refused version is not installed again when announced again
+    helper.getNode('gw').receive({ control: 'status' });
+    await waitFor(() => got.gwReport.some((m) => m.control === 'status'));
+    assert.equal(got.gwReport.find((m) => m.control === 'status').payload.models.turbine.version, 2);
   });
 });

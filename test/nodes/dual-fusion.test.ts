@@ -27,6 +27,24 @@ describe('dual-fusion node', () => {
     assert.equal(h.caught.length, 0);
   });
 
+  it('shows the latest counts in the status once messages stop, despite the status throttle', async () => {
+    const h = await loadNode(dualFusion, { ...base, mode: 'fixed', weightA: '0.5', weightB: '0.5' }, 2);
+    const statuses: any[] = [];
+    const setStatus = h.node.status.bind(h.node);
+    h.node.status = (s: any) => {
+      statuses.push(s);
+      setStatus(s);
+    };
+    for (let i = 0; i < 3; i++) {
+      h.send({ topic: 'laser', payload: 2, timestamp: i * 100 });
+      h.send({ topic: 'xray', payload: 2, timestamp: i * 100 });
+    }
+    await h.until(() => h.outputs[0].length === 3);
+    assert.ok(!statuses.some((s) => / 3 fused$/.test(s.text)), 'the third pair came within the throttle');
+    await h.until(() => statuses.length > 0 && / 3 fused$/.test(statuses[statuses.length - 1].text), 3000);
+    assert.equal(statuses[statuses.length - 1].fill, 'green');
+  });
+
   it('holds a lone sample for the skew, then reports it on output 2 before completing it', async () => {
     const h = await loadNode(dualFusion, { ...base }, 2);
     const order: string[] = [];

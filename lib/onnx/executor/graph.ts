@@ -49,6 +49,8 @@ export class GraphExecutor {
   private readonly nodes: PreparedNode[];
   private readonly declared = new Map<string, { type?: string; shape: (number | string | null)[] }>();
   private disposed = false;
+  /** Conv implementation (see OpContext.convImpl); the trainer picks 'im2col' where conv gradients lack kernels. */
+  convImpl: 'native' | 'im2col' = 'native';
 
   constructor(readonly tf: TF, readonly model: OnnxModel, options: ExecutorOptions = {}) {
     const g = model.proto.graph;
@@ -148,7 +150,7 @@ export class GraphExecutor {
           if (!v) throw new OnnxExecutorError(`${n.opType} node "${n.name}": input '${i}' is not computed yet (graph not topologically sorted or value missing)`);
           return v;
         });
-        const ctx: OpContext = { tf, opset: this.opset, nodeName: n.name, opType: n.opType, outputCount: n.outputs.filter(o => o !== '').length };
+        const ctx: OpContext = { tf, opset: this.opset, nodeName: n.name, opType: n.opType, outputCount: n.outputs.filter(o => o !== '').length, convImpl: this.convImpl };
         let outs: Value[];
         try {
           outs = OPS[n.opType](ins, n.attrs, ctx);
@@ -159,8 +161,10 @@ export class GraphExecutor {
         }
         n.outputs.forEach((o, i) => {
           if (o === '') return;
-          const v = outs[i];
+          let v = outs[i];
           if (!v) throw new OnnxExecutorError(`${n.opType} node "${n.name}": output ${i} ('${o}') is not produced`);
+          // an op that passes an input through must not alias it (feeds and params are freed separately)
+          if (ins.includes(v)) v = tf.clone(v);
           env.set(o, v);
         });
       }

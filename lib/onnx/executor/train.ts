@@ -6,7 +6,7 @@
  */
 import { OnnxModel } from '../model';
 import { Tensor as OnnxTensor } from '../tensor';
-import { BackendChoice, BackendName, preferredBackend, tf } from './backend';
+import { BackendChoice, BackendName, lacksKernels, preferredBackend, tf } from './backend';
 import { ExecutorOptions, Feed, GraphExecutor } from './graph';
 import { OnnxExecutorError, Tensor } from './types';
 import { fromTf, toTf } from './tensor';
@@ -98,6 +98,12 @@ export interface TrainerOptions extends ExecutorOptions {
   backend?: BackendName;
   optimizer?: 'sgd' | 'adam';
   learningRate?: number;
+  /**
+   * Conv for gradients: 'auto' (default) uses im2col (patches · weights) on a backend without conv
+   * filter-gradient kernels (wasm) and tfjs conv2d elsewhere; 'native' always uses conv2d (on wasm
+   * the model then falls back to cpu for training); 'im2col' always.
+   */
+  conv?: 'auto' | 'native' | 'im2col';
   /** Adam β1, β2, ε (defaults 0.9, 0.999, 1e-8). */
   beta1?: number;
   beta2?: number;
@@ -126,6 +132,7 @@ export class Trainer {
     const start = options.backend ?? (await preferredBackend());
     const choice = new BackendChoice(start);
     const exec = await choice.run(() => new GraphExecutor(tf, model, options));
+    if (options.conv === 'im2col') exec.convImpl = 'im2col';
     return new Trainer(exec, choice, options);
   }
 
@@ -136,8 +143,8 @@ export class Trainer {
   }
 
   /** The backend the model runs on now, and any fallbacks taken (missing kernels). */
-  get backendInfo(): { backend: BackendName; fellBack: { from: BackendName; to: BackendName; kernel: string }[] } {
-    return { backend: this.backend.current, fellBack: [...this.backend.fellBack] };
+  get backendInfo(): { backend: BackendName; fellBack: { from: BackendName; to: BackendName; kernel: string }[]; conv: 'native' | 'im2col' } {
+    return { backend: this.backend.current, fellBack: [...this.backend.fellBack], conv: this.exec.convImpl };
   }
 
   get trainableNames(): string[] {
@@ -153,6 +160,12 @@ export class Trainer {
   private async planGradients(feeds: Record<string, Feed>, terms: LossTerm[]): Promise<void> {
     if (this.gradientsPlanned) return;
     this.gradientsPlanned = true;
+    // where conv filter gradients lack kernels (wasm), convolve as patches · weights instead of
+    // leaving the backend: MatMul's gradient runs everywhere
+    const conv = this.options.conv ?? 'auto';
+    if (conv === 'im2col' || (conv === 'auto' && lacksKernels(this.backend.current, ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter']).length)) {
+      this.exec.convImpl = 'im2col';
+    }
     await this.backend.planGradients(() => {
       tf.tidy(() => {
         this.exec.forward(feeds, [...new Set(terms.map(t => t.output))]);

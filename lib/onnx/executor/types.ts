@@ -21,6 +21,11 @@ export interface OpContext {
   opType: string;
   /** Number of outputs the node declares (Split, Dropout's mask, LSTM's states). */
   outputCount: number;
+  /**
+   * How Conv computes 1-D/2-D convolutions: 'native' (tfjs conv2d / depthwiseConv2d) or 'im2col'
+   * (strided patches · weights through MatMul: differentiable with the kernels every backend has).
+   */
+  convImpl?: 'native' | 'im2col';
 }
 
 /** One ONNX op: inputs in declared order (undefined for an empty optional input), outputs in order. */

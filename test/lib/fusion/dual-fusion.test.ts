@@ -63,6 +63,20 @@ describe('fusion: DualFusion pairing and fallback', () => {
     assert.deepEqual(ev.map((e) => e.type === 'unpaired' && [e.ref, e.reason]), [['b1', 'expired']]);
   });
 
+  it('pairs a sample arriving exactly when its partner’s skew ends, also with a skew of 0', () => {
+    const f = make({ mode: 'fixed', weightA: 0.5 });
+    f.push('a', { value: 1, timestamp: 100 }, 'a1', 100); // held until 110
+    assert.deepEqual(types(f.push('b', { value: 3, timestamp: 110 }, 'b1', 110)), ['fused']);
+    const zero = make({ mode: 'fixed', weightA: 0.5, skew: 0 });
+    zero.push('a', { value: 1, timestamp: 500 }, 'a1', 500);
+    const ev = zero.push('b', { value: 3, timestamp: 500 }, 'b1', 500);
+    assert.deepEqual(types(ev), ['fused']);
+    assert.equal((ev[0] as { result: { value: number } }).result.value, 2);
+    // one millisecond later it has expired
+    zero.push('a', { value: 1, timestamp: 600 }, 'a2', 600);
+    assert.deepEqual(zero.push('b', { value: 3, timestamp: 600 }, 'b2', 601).map((e) => e.type === 'unpaired' && [e.ref, e.reason]), [['a2', 'expired']]);
+  });
+
   it('drops the oldest held sample beyond maxHeld', () => {
     const f = make({ maxHeld: 2 });
     f.push('a', { value: 1, timestamp: 0 }, 'a1', 0);

@@ -97,16 +97,18 @@ describe('executor ops', function () {
     { name: '2-D depthwise with multiplier 2', xd: [2, 3, 6, 6], wd: [6, 1, 3, 3], o: { pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1], group: 3 } },
     { name: '2-D dilations (2,3)', xd: [1, 2, 9, 10], wd: [3, 2, 2, 3], o: { pads: [0, 0, 0, 0], strides: [1, 1], dilations: [2, 3], group: 1 } },
   ]) {
-    it(`Conv ${c.name} matches a naive convolution`, () => {
+    it(`Conv ${c.name} matches a naive convolution (conv2d and im2col)`, () => {
       const x = rand(c.xd.reduce((a, b) => a * b), 7);
       const w = rand(c.wd.reduce((a, b) => a * b), 8);
       const b = rand(c.wd[0], 9);
       const ref = refConv(x, c.xd, w, c.wd, b, c.o);
       const m = opModel({ opType: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attributes: { pads: c.o.pads, strides: c.o.strides, dilations: c.o.dilations, group: c.o.group, kernel_shape: c.wd.slice(2) } },
         [['x', 'float32', c.xd]], [['y', 'float32', ref.dims]], [f32(c.wd, w, 'w'), f32([c.wd[0]], b, 'b')]);
-      const y = runOnce(m, { x: f32(c.xd, x) }).y;
-      assert.deepEqual(y.dims, ref.dims);
-      assertClose(y.data, ref.data, 1e-4, 1e-4, c.name);
+      for (const impl of ['native', 'im2col'] as const) {
+        const y = runOnce(m, { x: f32(c.xd, x) }, impl).y;
+        assert.deepEqual(y.dims, ref.dims, impl);
+        assertClose(y.data, ref.data, 1e-4, 1e-4, `${c.name} (${impl})`);
+      }
     });
   }
 

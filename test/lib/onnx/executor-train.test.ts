@@ -101,15 +101,16 @@ describe('executor gradients and training', function () {
     }
   });
 
-  for (const [name, make, inputDims] of [
+  for (const [name, make, inputDims, conv] of [
     ['MLP (MatMul, Add, Tanh)', () => mlp(), [3, 4]],
     ['LSTM', () => recurrent('lstm'), [2, 5, 3]],
     ['GRU (linear_before_reset)', () => recurrent('gru'), [2, 5, 3]],
     ['Conv1d', convNet, [2, 2, 8]],
-  ] as [string, () => OnnxModel, number[]][]) {
+    ['Conv1d as im2col', convNet, [2, 2, 8], 'im2col'],
+  ] as [string, () => OnnxModel, number[], 'im2col' | undefined][]) {
     it(`${name}: gradients match central finite differences`, async () => {
       const m = make();
-      const t = await Trainer.create(m, { backend: 'cpu' });
+      const t = await Trainer.create(m, { backend: 'cpu', conv: conv ?? 'native' });
       try {
         const n = inputDims.reduce((a, b) => a * b);
         const outDims = (m.outputs[0].shape ?? []).map(d => (typeof d === 'number' ? d : inputDims[0]));
@@ -214,7 +215,7 @@ describe('executor gradients and training', function () {
       assert.equal(best, wasm ? 'wasm' : 'cpu');
     });
 
-    it('a dense model trains on wasm; a conv model falls back to cpu for Conv2DBackpropFilter; an embedding for UnsortedSegmentSum', async function () {
+    it('a dense model trains on wasm; a conv model trains on wasm as im2col, or falls back to cpu for Conv2DBackpropFilter with conv2d; an embedding falls back for UnsortedSegmentSum', async function () {
       if (!wasm) {
         console.log('      wasm backend not available: fallback test not run');
         this.skip();
@@ -222,22 +223,32 @@ describe('executor gradients and training', function () {
       const dense = await Trainer.create(mlp(), { backend: 'wasm' });
       try {
         await dense.step({ x: f32([2, 4], rand(8)) }, { y: f32([2, 2], rand(4, 2)) }, [{ output: 'y', kind: 'mse' }]);
-        assert.deepEqual(dense.backendInfo, { backend: 'wasm', fellBack: [] });
+        assert.deepEqual(dense.backendInfo, { backend: 'wasm', fellBack: [], conv: 'native' });
       } finally {
         dense.dispose();
       }
-      const conv = await Trainer.create(convNet(), { backend: 'wasm' });
+      const x = f32([1, 2, 8], rand(16));
+      const target = { y: f32([1, 1], [0.5]) };
+      const reference = await Trainer.create(convNet(), { backend: 'cpu', conv: 'native' });
+      const auto = await Trainer.create(convNet(), { backend: 'wasm' });
+      const conv = await Trainer.create(convNet(), { backend: 'wasm', conv: 'native' });
       try {
-        const out = await conv.run({ x: f32([1, 2, 8], rand(16)) });
+        const want = await reference.gradients({ x }, target, [{ output: 'y', kind: 'mse' }]);
+        const a = await auto.gradients({ x }, target, [{ output: 'y', kind: 'mse' }]);
+        assert.deepEqual(auto.backendInfo, { backend: 'wasm', fellBack: [], conv: 'im2col' });
+        for (const k of Object.keys(want.grads)) assertClose(a.grads[k].data as Float32Array, want.grads[k].data as Float32Array, 1e-5, 1e-4, `im2col d${k}`);
+        const out = await conv.run({ x });
         assert.equal(conv.backendInfo.backend, 'wasm', 'forward runs on wasm');
         const before1 = conv.exec.getParam('c1_W').data as Float32Array;
-        const r = await conv.step({ x: f32([1, 2, 8], rand(16)) }, { y: f32([1, 1], [0.5]) }, [{ output: 'y', kind: 'mse' }]);
+        const r = await conv.step({ x }, target, [{ output: 'y', kind: 'mse' }]);
         assert.ok(Number.isFinite(r.loss));
         assert.equal(conv.backendInfo.backend, 'cpu');
         assert.deepEqual(conv.backendInfo.fellBack.map(f => `${f.from}>${f.to}:${f.kernel}`), ['wasm>cpu:Conv2DBackpropFilter']);
         assert.notDeepEqual(Array.from(conv.exec.getParam('c1_W').data as Float32Array), Array.from(before1), 'the step was applied once, after the fallback');
         assert.ok(out.y.dims[0] === 1);
       } finally {
+        reference.dispose();
+        auto.dispose();
         conv.dispose();
       }
       const emb = opModel([{ opType: 'Gather', inputs: ['E', 'i'], outputs: ['y'] }], [['i', 'int64', [3]]], [['y', 'float32', [3, 2]]], [f32([4, 2], rand(8), 'E')]);

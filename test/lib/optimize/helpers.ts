@@ -65,3 +65,20 @@ export function maxAbs(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
 }
+
+/** A model from a node list and float initializers (opset 13), for graphs the builders do not make. */
+export function buildFromNodes(input: string, inputShape: number[], output: string, nodes: Array<[string, string[], string[]]>, inits: Record<string, [number[], Float32Array]>): Buffer {
+  const vi = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+  const m = onnx.ModelProto.fromObject({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'g',
+      node: nodes.map(([opType, i, o], k) => ({ opType, input: i, output: o, name: `${opType}_${k}` })),
+      initializer: Object.entries(inits).map(([name, [dims, data]]) => ({ name, dims, dataType: 1, rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) })),
+      input: [vi(input, inputShape)],
+      output: [{ name: output, type: { tensorType: { elemType: 1 } } }],
+    },
+  });
+  return Buffer.from(onnx.ModelProto.encode(m).finish());
+}

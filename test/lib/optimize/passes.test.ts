@@ -4,7 +4,7 @@ import { GraphBuilder } from '../../../lib/onnx/builder';
 import { optimize } from '../../../lib/optimize/optimize';
 import { SeededRandom } from '../../../lib/util/random';
 import { buildMlp, randomLayers } from '../../../tools/build-boiler-model';
-import { graphOf, initDims, maxAbs, maxAbsDiff, mlpForward, opsetOf, opTypes, runOrt } from './helpers';
+import { buildFromNodes, graphOf, initDims, maxAbs, maxAbsDiff, mlpForward, opsetOf, opTypes, runOrt } from './helpers';
 
 const rng = new SeededRandom(11);
 function inputs(batch: number, width: number): Float32Array {
@@ -42,6 +42,46 @@ describe('optimize: transformations on builder models (ONNX Runtime checks)', ()
     assert.ok(maxAbsDiff(got.data, expected) < 1e-5, `diff ${maxAbsDiff(got.data, expected)}`);
     // the output layer is never pruned (its width is the model's output)
     assert.ok(report.steps.pruneSkipped!.some((s) => s.layer === 'fc3' && /graph output/.test(s.reason)));
+  });
+
+  it('L1 pruning shrinks BatchNormalization parameters between the layers (MatMul → Add → BatchNormalization → Relu → MatMul)', async () => {
+    const K = 6;
+    const N = 10;
+    const dead = [2, 5, 9];
+    const W1 = Float32Array.from({ length: K * N }, (_, i) => (dead.includes(i % N) ? 0 : rng.uniform(0.3, 0.6) * (i % 2 ? 1 : -1)));
+    const b1 = Float32Array.from({ length: N }, (_, j) => (dead.includes(j) ? 0 : rng.normal(0, 0.1)));
+    const gamma = Float32Array.from({ length: N }, () => rng.uniform(0.5, 1.5));
+    const beta = Float32Array.from({ length: N }, (_, j) => (dead.includes(j) ? 0 : rng.normal(0, 0.2)));
+    const mean = Float32Array.from({ length: N }, (_, j) => (dead.includes(j) ? 0 : rng.normal(0, 0.1)));
+    const variance = Float32Array.from({ length: N }, () => rng.uniform(0.5, 2));
+    const W2 = Float32Array.from({ length: N * 2 }, () => rng.normal(0, 0.5));
+    const bytes = buildFromNodes('x', [3, K], 'y', [
+      ['MatMul', ['x', 'W1'], ['h']],
+      ['Add', ['h', 'b1'], ['hb']],
+      ['BatchNormalization', ['hb', 'gamma', 'beta', 'mean', 'var'], ['bn']],
+      ['Relu', ['bn'], ['r']],
+      ['MatMul', ['r', 'W2'], ['y']],
+    ], { W1: [[K, N], W1], b1: [[N], b1], gamma: [[N], gamma], beta: [[N], beta], mean: [[N], mean], var: [[N], variance], W2: [[N, 2], W2] });
+    const x = inputs(3, K);
+    const { model, report } = await optimize(bytes, { prune: { threshold: 0.3 }, latency: false });
+    assert.deepEqual(report.steps.pruned!.map((p) => [p.before, p.after]), [[10, 7]]);
+    const g = graphOf(model);
+    const bn = g.node.find((n) => n.opType === 'BatchNormalization')!;
+    for (const i of bn.input.slice(1)) assert.deepEqual(initDims(model, i), [7]);
+    // independent: the full model in plain JS (dead neurons give exactly 0 after BN and ReLU)
+    const expected = new Float64Array(6);
+    for (let s = 0; s < 3; s++) for (let o = 0; o < 2; o++) {
+      let v = 0;
+      for (let j = 0; j < N; j++) {
+        let h = b1[j];
+        for (let k = 0; k < K; k++) h += x[s * K + k] * W1[k * N + j];
+        const z = (gamma[j] * (h - mean[j])) / Math.sqrt(variance[j] + 1e-5) + beta[j];
+        v += Math.max(0, z) * W2[j * 2 + o];
+      }
+      expected[s * 2 + o] = v;
+    }
+    const got = (await runOrt(model, { x: { shape: [3, K], data: x } })).y;
+    assert.ok(maxAbsDiff(got.data, expected) < 1e-5, `diff ${maxAbsDiff(got.data, expected)}`);
   });
 
   it('keep-count pruning keeps the neurons with the largest L1 norms and shrinks the consumer rows', async () => {

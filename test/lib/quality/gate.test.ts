@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
-import { ToleranceGate, combineVerdicts } from '../../../lib/quality/gate';
+import { ToleranceGate, asVerdict, combineVerdicts } from '../../../lib/quality/gate';
 import { parseRules, GRADE_RANK, type Grade } from '../../../lib/quality/rules';
 import type { RecordReading } from '../../../lib/contract/samples';
 
@@ -136,6 +136,14 @@ describe('quality: ToleranceGate', () => {
     const later = gate().assess(rec({ ...good, flatness: 1 }));
     assert.equal(combineVerdicts(earlier, later).grade, 'reject');
     assert.equal(combineVerdicts({ grade: 'reject', reasons: [] }, { grade: 'pass', reasons: [] }).grade, 'reject');
+  });
+
+  it('reads an earlier verdict from msg.quality only when it is well formed', () => {
+    const reasons = [{ rule: 'upstream', field: 'x', value: 1, limit: { max: 0 } }];
+    assert.deepEqual(asVerdict({ grade: 'review', reasons }), { grade: 'review', reasons });
+    for (const q of [undefined, null, 'pass', { grade: 'fine', reasons: [] }, { grade: 'pass' }, { grade: 'reject', reasons: 'none' }]) {
+      assert.equal(asVerdict(q), null, JSON.stringify(q));
+    }
   });
 });
 

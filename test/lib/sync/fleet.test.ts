@@ -202,9 +202,16 @@ function fleetSuite(label: string, makeBroker: () => Promise<TestBroker>) {
 
     it('a refusal by the model consumer restores the previous version and is reported', async () => {
       const g = gws[5];
-      const restored = g.edge.modelEvent({ event: 'refused', model: { name: 'turbine', version: 3 }, reason: 'input shape differs' });
+      const installedCount = g.models.length;
+      // a refusal naming another model (or an older sha) restores nothing
+      assert.equal(g.edge.modelEvent({ event: 'refused', model: { name: 'turbine', version: 2, sha256: 'f'.repeat(64) }, reason: 'stale' }), null);
+      assert.equal(g.edge.receiver.installed('turbine')?.version, 3);
+      const sha3 = g.edge.receiver.installed('turbine')?.sha256;
+      // the consumer names the model by its own metadata name: found by sha256
+      const restored = g.edge.modelEvent({ event: 'refused', model: { name: 'gas-turbine', version: 3, sha256: sha3 }, reason: 'input shape differs' });
       assert.equal(restored?.version, 2);
-      assert.equal(g.models[g.models.length - 1].kind, 'restored');
+      // the consumer refused, so it still runs v2: no model message is sent again
+      assert.equal(g.models.length, installedCount);
       assert.equal(fs.readFileSync(path.join(g.dir, 'models', 'turbine.onnx')).length, 80_000);
       await waitFor(() => cloud.fleetView().find((v) => v.gateway === g.id)?.models.turbine?.version === 2, 5000);
       assert.match(cloud.fleetView().find((v) => v.gateway === g.id)?.lastModelEvent?.reason ?? '', /input shape differs; restored v2/);

@@ -5,6 +5,7 @@
  */
 import { OpFn, Tensor, OpContext, Attributes, need, check, TF } from '../types';
 import { takeStrided } from './shape';
+import { matMulFast } from './matmul';
 
 export interface SpatialPlan {
   pads: [number, number][];
@@ -84,6 +85,35 @@ function convOneGroup(tf: TF, x: Tensor, w: Tensor, strides: number[], dilations
   return tf.conv3d(x as import('@tensorflow/tfjs').Tensor5D, f, strides as [number, number, number], 'valid', 'NDHWC', dilations as [number, number, number]);
 }
 
+/**
+ * 2-D convolution of channels-last, already padded x [N, H, W, C] by ONNX weights [M, C/g, kh, kw]
+ * as patches · weights: one strided view per kernel offset, concatenated on the channel axis,
+ * then a MatMul per group. Needs only Slice/Concat/Reshape/MatMul and their gradients.
+ */
+function convIm2col(tf: TF, x: Tensor, w: Tensor, strides: number[], dil: number[], g: number): Tensor {
+  const [N, H, W, C] = x.shape as number[];
+  const [M, Cg, kh, kw] = w.shape as number[];
+  const OH = Math.floor((H - ((kh - 1) * dil[0] + 1)) / strides[0]) + 1;
+  const OW = Math.floor((W - ((kw - 1) * dil[1] + 1)) / strides[1]) + 1;
+  const K = kh * kw;
+  const cols: Tensor[] = [];
+  for (let i = 0; i < kh; i++) {
+    const row = takeStrided(tf, x, 1, i * dil[0], strides[0], OH);
+    for (let j = 0; j < kw; j++) cols.push(takeStrided(tf, row, 2, j * dil[1], strides[1], OW));
+  }
+  const P = N * OH * OW;
+  const patches = (K === 1 ? cols[0] : tf.concat(cols, 3)).reshape([P, K, C]); // offset-major, channel-minor
+  const Mg = M / g;
+  const outs: Tensor[] = [];
+  for (let gi = 0; gi < g; gi++) {
+    const pg = g === 1 ? patches : tf.slice(patches, [0, 0, gi * Cg], [P, K, Cg]);
+    const wg = g === 1 ? w : tf.slice(w, [gi * Mg, 0, 0, 0], [Mg, Cg, kh, kw]);
+    const wm = tf.transpose(wg, [2, 3, 1, 0]).reshape([K * Cg, Mg]);
+    outs.push(matMulFast(tf, pg.reshape([P, K * Cg]), wm));
+  }
+  return (g === 1 ? outs[0] : tf.concat(outs, 1)).reshape([N, OH, OW, M]);
+}
+
 export const convOps: Record<string, OpFn> = {
   Conv: (inputs, attrs, ctx) => {
     const { tf } = ctx;
@@ -115,6 +145,16 @@ export const convOps: Record<string, OpFn> = {
     const both = strides.some(s => s > 1) && dil.some(d => d > 1);
     const runStrides = both ? strides.map(() => 1) : strides;
     let y: Tensor;
+    if (ctx.convImpl === 'im2col' && xl.rank === 4) {
+      y = convIm2col(tf, xl, w, strides, dil, g);
+      if (b) y = tf.add(y, b);
+      y = toChannelsFirst(tf, y);
+      if (oneD) {
+        const ys = y.shape as number[];
+        y = y.reshape([ys[0], ys[1], ys[3]]);
+      }
+      return [y];
+    }
     if (g === 1) y = convOneGroup(tf, xl, w, runStrides, dil, false);
     else if (w.shape[1] === 1 && xl.rank === 4) y = convOneGroup(tf, xl, w, runStrides, dil, true);
     else {

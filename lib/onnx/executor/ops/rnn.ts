@@ -5,6 +5,7 @@
  * The input projection of all time steps is one matMul; the recurrence runs step by step.
  */
 import { OpFn, Tensor, OpContext, Attributes, need, check, intValues, TF } from '../types';
+import { matMulFast } from './matmul';
 
 type Act = (x: Tensor) => Tensor;
 
@@ -109,7 +110,7 @@ function runDirections(
   const finalsByDir: Tensor[][] = [];
   for (let d = 0; d < c.dirs; d++) {
     const W = dirSlice(tf, c.W, d);
-    let xw = tf.matMul(c.X.reshape([seq * batch, (c.X.shape as number[])[2]]), W, false, true).reshape([seq, batch, (W.shape as number[])[0]]);
+    let xw = matMulFast(tf, c.X.reshape([seq * batch, (c.X.shape as number[])[2]]), W, false, true).reshape([seq, batch, (W.shape as number[])[0]]);
     if (c.B) {
       const b = dirSlice(tf, c.B, d);
       const [wb, rb] = tf.split(b, 2, 0);
@@ -131,6 +132,11 @@ function runDirections(
   return { ys, finals };
 }
 
+/** Rᵀ [H, gates·H] per direction, transposed once rather than at every step. */
+function recurrenceT(tf: TF, c: Common): Tensor[] {
+  return Array.from({ length: c.dirs }, (_, d) => tf.transpose(dirSlice(tf, c.R, d)));
+}
+
 function clipped(tf: TF, x: Tensor, clip?: number): Tensor {
   return clip === undefined ? x : tf.clipByValue(x, -clip, clip);
 }
@@ -139,6 +145,7 @@ export const rnnOps: Record<string, OpFn> = {
   LSTM: (inputs, attrs, ctx) => {
     const { tf } = ctx;
     const c = common(inputs, attrs, ctx, 4, ['Sigmoid', 'Tanh', 'Tanh']);
+    const Rt = recurrenceT(tf, c);
     check(attrs.int('input_forget', 0) === 0, ctx, 'input_forget=1 is not supported');
     const H = c.hidden;
     const batch = (c.X.shape as number[])[1];
@@ -146,9 +153,8 @@ export const rnnOps: Record<string, OpFn> = {
     if (c0 && c.layout === 1) c0 = tf.transpose(c0, [1, 0, 2]);
     const P = inputs[7];
     const { ys, finals } = runDirections(tf, c, (d, xw, [h, cell]) => {
-      const R = dirSlice(tf, c.R, d);
       const [f, g, hAct] = c.acts.slice(d * 3, d * 3 + 3);
-      const gates = tf.add(xw, tf.matMul(h, R, false, true));
+      const gates = tf.add(xw, matMulFast(tf, h, Rt[d]));
       const parts = split(tf, gates, 4);
       let [i, o, fg] = parts;
       const cc = parts[3];
@@ -170,26 +176,27 @@ export const rnnOps: Record<string, OpFn> = {
   GRU: (inputs, attrs, ctx) => {
     const { tf } = ctx;
     const c = common(inputs, attrs, ctx, 3, ['Sigmoid', 'Tanh']);
+    // per direction, Rᵀ of each gate [H, H] (split along the output axis after transposing)
+    const RtSplit = recurrenceT(tf, c).map(rt => tf.split(rt, 3, 1));
     const lbr = attrs.int('linear_before_reset', 0) !== 0;
     const H = c.hidden;
     const batch = (c.X.shape as number[])[1];
     const { ys, finals } = runDirections(tf, c, (d, xw, [h]) => {
       // xw holds X·Wᵀ + Wb + Rb for all three gates; Rbh must stay inside the reset product when linear_before_reset
-      const R = dirSlice(tf, c.R, d);
-      const [Rz, Rr, Rh] = tf.split(R, 3, 0);
+      const [Rz, Rr, Rh] = RtSplit[d];
       const [f, g] = c.acts.slice(d * 2, d * 2 + 2);
       const [xz, xr, xh] = split(tf, xw, 3);
-      const zt = f(clipped(tf, tf.add(xz, tf.matMul(h, Rz, false, true)), c.clip));
-      const rt = f(clipped(tf, tf.add(xr, tf.matMul(h, Rr, false, true)), c.clip));
+      const zt = f(clipped(tf, tf.add(xz, matMulFast(tf, h, Rz)), c.clip));
+      const rt = f(clipped(tf, tf.add(xr, matMulFast(tf, h, Rr)), c.clip));
       let hh: Tensor;
       if (lbr) {
         const rbh = c.B ? tf.slice(dirSlice(tf, c.B, d), [5 * H], [H]) : undefined;
         const xhNoRb = rbh ? tf.sub(xh, rbh) : xh;
-        let hr = tf.matMul(h, Rh, false, true);
+        let hr = matMulFast(tf, h, Rh);
         if (rbh) hr = tf.add(hr, rbh);
         hh = g(clipped(tf, tf.add(xhNoRb, tf.mul(rt, hr)), c.clip));
       } else {
-        hh = g(clipped(tf, tf.add(xh, tf.matMul(tf.mul(rt, h), Rh, false, true)), c.clip));
+        hh = g(clipped(tf, tf.add(xh, matMulFast(tf, tf.mul(rt, h), Rh)), c.clip));
       }
       const Ht = tf.add(tf.mul(tf.sub(1, zt), hh), tf.mul(zt, h));
       return [Ht];
@@ -200,10 +207,10 @@ export const rnnOps: Record<string, OpFn> = {
   RNN: (inputs, attrs, ctx) => {
     const { tf } = ctx;
     const c = common(inputs, attrs, ctx, 1, ['Tanh']);
+    const Rt = recurrenceT(tf, c);
     const batch = (c.X.shape as number[])[1];
     const { ys, finals } = runDirections(tf, c, (d, xw, [h]) => {
-      const R = dirSlice(tf, c.R, d);
-      return [c.acts[d](clipped(tf, tf.add(xw, tf.matMul(h, R, false, true)), c.clip))];
+      return [c.acts[d](clipped(tf, tf.add(xw, matMulFast(tf, h, Rt[d])), c.clip))];
     }, d => [c.h0 ? dirSlice(tf, c.h0, d) : tf.zeros([batch, c.hidden])]);
     return outputs(tf, c, ys, finals);
   },

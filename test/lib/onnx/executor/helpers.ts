@@ -23,8 +23,9 @@ export const f32 = (dims: number[], data: ArrayLike<number>, name?: string): Ten
 export const i64 = (dims: number[], data: number[], name?: string): Tensor => makeTensor('int64', dims, BigInt64Array.from(data.map(BigInt)), name);
 
 /** Run a model once on the current backend; outputs as plain number arrays with dims. */
-export function runOnce(model: OnnxModel, feeds: Record<string, Tensor>): Record<string, { dims: number[]; data: number[] }> {
+export function runOnce(model: OnnxModel, feeds: Record<string, Tensor>, convImpl: 'native' | 'im2col' = 'native'): Record<string, { dims: number[]; data: number[] }> {
   const ex = new GraphExecutor(tf, model, { trainable: [] });
+  ex.convImpl = convImpl;
   try {
     const out = ex.run(feeds);
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { dims: v.dims, data: Array.from(v.data as ArrayLike<number>, Number) }]));
