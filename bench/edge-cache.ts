@@ -1,6 +1,7 @@
 /**
  * edge-cache benchmarks, side by side in one run
- * (run: npx tsx bench/edge-cache.ts; BENCH_QUICK=1 for a short setting):
+ * (run: node -r ts-node/register/transpile-only bench/edge-cache.ts, or npx tsx bench/edge-cache.ts;
+ * BENCH_QUICK=1 for a short setting):
  *  1. storage at synchronous NORMAL and FULL: a raw better-sqlite3 insert loop (WAL, same table,
  *     grouped transactions) against the lib queue appending the same records in the same groups,
  *     replaying them (read + decode + ack), and the forwarder end to end (enqueue with encoding ->

@@ -5,8 +5,8 @@
  * (~4 M parameters) at 20 messages/s on the main thread and in a worker thread, with the event
  * loop's delay measured beside.
  *
- *   npx tsx bench/multitask-infer.ts          (full: about a minute)
- *   BENCH_QUICK=1 npx tsx bench/multitask-infer.ts   (seconds)
+ *   node -r ts-node/register/transpile-only bench/multitask-infer.ts   (full: about 1.5 min; npm run bench -- multitask-infer)
+ *   BENCH_QUICK=1 node -r ts-node/register/transpile-only bench/multitask-infer.ts   (seconds)
  */
 import * as fs from 'fs';
 import * as os from 'os';

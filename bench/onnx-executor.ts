@@ -2,7 +2,8 @@
  * Executor forward+backward (one training step: forward, MSE loss, gradients for every weight,
  * Adam update) against the executor's forward alone and ONNX Runtime's forward, on a mid-size MLP
  * and an LSTM, on each tfjs backend available (tensorflow if @tensorflow/tfjs-node loads, wasm,
- * cpu). Also one Conv1d step on wasm (which falls back to cpu for Conv2DBackpropFilter).
+ * cpu). The Conv1d model also runs on wasm with conv: 'native' (conv2d, whose filter gradient
+ * wasm lacks: the step falls back to cpu) beside the default im2col.
  *   npx tsx bench/onnx-executor.ts        (BENCH_QUICK=1 for a few-second run)
  */
 import { GraphBuilder } from '../lib/onnx/builder';
@@ -77,14 +78,18 @@ async function main(): Promise<void> {
     const session = await Session.create(model, { intraOpThreads: 1 });
     const ort = await timeIt(() => session.run(feeds), reps * 5);
     await session.release();
-    for (const b of backends as BackendName[]) {
-      const t = await Trainer.create(model.clone(), { backend: b, optimizer: 'adam', learningRate: 1e-3 });
+    const runs: { backend: BackendName; conv?: 'native' }[] = (backends as BackendName[]).map(backend => ({ backend }));
+    // on wasm a conv model trains as im2col by default; conv2d there means falling back to cpu for the step
+    if (c.name.startsWith('Conv') && backends.includes('wasm')) runs.splice(1, 0, { backend: 'wasm', conv: 'native' });
+    for (const { backend: b, conv } of runs) {
+      const t = await Trainer.create(model.clone(), { backend: b, optimizer: 'adam', learningRate: 1e-3, conv });
       try {
         const fwd = await timeIt(() => t.run(feeds), reps);
         const step = await timeIt(() => t.step(feeds, targets, [{ output: 'y', kind: 'mse' }]), reps);
         const info = t.backendInfo;
-        const used = info.fellBack.length ? `${info.backend} (fell back from ${info.fellBack.map(f => `${f.from}: no ${f.kernel}`).join(', ')})` : info.backend;
-        console.log(`${c.name.padEnd(42)} [${b.padEnd(4)}] | ORT ${ort.toFixed(2).padStart(7)} | fwd ${fwd.toFixed(2).padStart(8)} | fwd+bwd ${step.toFixed(2).padStart(8)} | ${used}`);
+        const used = (info.fellBack.length ? `${info.backend} (fell back from ${info.fellBack.map(f => `${f.from}: no ${f.kernel}`).join(', ')})` : info.backend)
+          + (c.name.startsWith('Conv') ? `, conv as ${info.conv}` : '');
+        console.log(`${c.name.padEnd(42)} [${(b + (conv ? ', conv: native' : '')).padEnd(18)}] | ORT ${ort.toFixed(2).padStart(7)} | fwd ${fwd.toFixed(2).padStart(8)} | fwd+bwd ${step.toFixed(2).padStart(8)} | ${used}`);
       } finally {
         t.dispose();
       }

@@ -5,6 +5,7 @@
  *  2. the node in a test-helper flow with 1000-sample batches, beside the pass-through node on the same batches;
  *  3. against node-red-node-smooth (scalar messages only) with a 300 000-sample window: mean, and max.
  */
+import os = require('os');
 import { SignalWindow, type Statistic } from '../lib/stream/window';
 import { SeededRandom } from '../lib/util/random';
 import { startServer, stopServer, helper } from '../test/support/harness';
@@ -109,6 +110,10 @@ async function pump(u: Under, make: (k: number) => Record<string, unknown>, from
   const start = process.hrtime.bigint();
   await new Promise<void>((resolve) => {
     const tick = () => {
+      // node-red-node-test-helper spies on Node.prototype.send/status/... with sinon, which keeps
+      // every call and its arguments: clear that history so it does not pile up (a real runtime
+      // keeps nothing), for every node alike
+      (helper as any)._sandbox.resetHistory();
       const finished = u.done + u.caught - base;
       while (sent < target && sent - finished < inFlight) u.node.receive({ ...make(from + sent++), benchNode: u.id });
       if (u.done + u.caught - base >= target) return resolve();
@@ -162,7 +167,8 @@ async function main(): Promise<void> {
   const batchesPerRound = QUICK ? 50 : 250;
   const scalarPrefill = QUICK ? 0 : WINDOW;
   const scalarsPerRound = QUICK ? 1500 : 10_000;
-  console.log(`sensor-window benchmark${QUICK ? ' (BENCH_QUICK)' : ''}: Node.js ${process.version}, 1 kHz signal, window ${WINDOW} samples (5 min)`);
+  const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  console.log(`sensor-window benchmark${QUICK ? ' (BENCH_QUICK)' : ''}: Node.js ${process.version}, ${os.cpus().length} cores, load average ${load()}; 1 kHz signal, window ${WINDOW} samples (5 min)`);
 
   // 1. lib
   const data = signal(WINDOW + libSamples);
@@ -235,6 +241,7 @@ async function main(): Promise<void> {
   console.log(`   smooth max: ${k} messages in ${seconds(t0).toFixed(1)} s; first error reaching Catch: ${u.firstError ?? (QUICK ? 'none yet (the full run drives it past the limit)' : 'none')}`);
   await helper.unload();
   await stopServer();
+  console.log(`\nload average at the end: ${load()} (other work on the machine lowers every figure; compare figures of one run)`);
 }
 
 main().then(

@@ -47,6 +47,8 @@ export interface CloudSyncOptions {
   now?: () => number;
   /** folder where the last published model of each name is kept (`<name>.onnx`), for retraining */
   modelDir?: string;
+  /** JSON file keeping the highest sample id counted per gateway, so a batch sent again after a cloud restart is still counted once */
+  stateFile?: string;
 }
 
 export class CloudSync {
@@ -66,6 +68,22 @@ export class CloudSync {
     this.fleet = options.fleet;
     this.store = options.store;
     this.now = options.now ?? Date.now;
+    if (options.stateFile && fs.existsSync(options.stateFile)) {
+      try {
+        const saved = JSON.parse(fs.readFileSync(options.stateFile, 'utf8')) as { lastIds?: Record<string, number> };
+        for (const [g, id] of Object.entries(saved.lastIds ?? {})) if (Number.isSafeInteger(id)) this.lastIds.set(g, id);
+      } catch (err) {
+        options.onError?.(new Error(`cannot read ${options.stateFile}: ${(err as Error).message}; duplicate detection starts afresh`));
+      }
+    }
+  }
+
+  private saveState(): void {
+    const file = this.options.stateFile;
+    if (!file) return;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file + '.tmp', JSON.stringify({ lastIds: Object.fromEntries(this.lastIds) }));
+    fs.renameSync(file + '.tmp', file);
   }
 
   async start(): Promise<void> {
@@ -110,6 +128,7 @@ export class CloudSync {
     if (accepted.length) {
       this.store.append(accepted.map((s) => ({ body: Buffer.from(JSON.stringify(s)), topic: gateway })));
       this.lastIds.set(gateway, last);
+      this.saveState();
     }
     const v = this.view(gateway);
     v.samplesReceived += accepted.length;

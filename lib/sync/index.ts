@@ -4,3 +4,4 @@ export * from './receiver';
 export * from './transport';
 export * from './edge';
 export * from './cloud';
+// retrain.ts (tfjs) is not re-exported here: import '../sync/retrain' where training is wanted

@@ -29,7 +29,7 @@ import { ModelReceiver, InstalledModel } from '../../lib/sync/receiver';
 import { SyncClient, validTopicLevel } from '../../lib/sync/transport';
 import { EdgeSync, Sample, ModelEventReport } from '../../lib/sync/edge';
 import { CloudSync } from '../../lib/sync/cloud';
-import { retrain, TrainingSample } from '../../lib/sync/retrain';
+import type { TrainingSample } from '../../lib/sync/retrain';
 import type { AiBrokerNode } from '../ai-broker/types';
 
 interface CloudSyncDef extends NodeDef {
@@ -44,6 +44,7 @@ interface CloudSyncDef extends NodeDef {
   trustedKeysFile?: string;
   keyFile?: string;
   chunkSize?: string | number;
+  retrainInterval?: string | number;
 }
 
 type Msg = Record<string, any>;
@@ -137,6 +138,7 @@ export = function (RED: NodeAPI): void {
     let uploadMs = 4 * 3600 * 1000;
     let batchSize = 500;
     let chunkSize = 96 * 1024;
+    let retrainMs = 0;
     let trusted: TrustedKey[] = [];
     let privateKey: string | undefined;
 
@@ -157,6 +159,9 @@ export = function (RED: NodeAPI): void {
       const kib = configNumber(config.chunkSize, 'chunkSize', 96);
       if (!(kib >= 1 && kib <= 65536)) throw new Error(`config chunkSize: expected KiB between 1 and 65536, got ${JSON.stringify(config.chunkSize)}`);
       chunkSize = Math.round(kib * 1024);
+      const retrainHours = configNumber(config.retrainInterval, 'retrainInterval', 0);
+      if (retrainHours < 0) throw new Error(`config retrainInterval: expected hours >= 0 (0 = only on demand), got ${JSON.stringify(config.retrainInterval)}`);
+      retrainMs = retrainHours * 3600 * 1000;
       if (role === 'edge') {
         trusted = trustedKeys(String(config.trustedKeys ?? ''));
         if (trustedFile) trusted = [...trusted, ...readTrustedFile()];
@@ -232,7 +237,7 @@ export = function (RED: NodeAPI): void {
           }
         } else {
           cloud = new CloudSync({
-            client, fleet, store: queue, privateKey, chunkSize, modelDir: path.join(dataDir, 'models'),
+            client, fleet, store: queue, privateKey, chunkSize, modelDir: path.join(dataDir, 'models'), stateFile: path.join(dataDir, 'gateways.json'),
             onSamples: (b) => {
               if (b.accepted.length) node.send([{ topic: b.gateway, gateway: b.gateway, payload: b.accepted, duplicates: b.duplicates }, null, null]);
               setStatus();
@@ -241,6 +246,15 @@ export = function (RED: NodeAPI): void {
             onError: (err) => node.warn(err.message),
           });
           await cloud.start();
+          if (retrainMs > 0) {
+            timer = setInterval(() => {
+              if (retraining || cloud!.modelNames().length !== 1) return;
+              runRetrain({}).then(
+                (out) => node.send([null, out.published, { control: 'retrain', payload: out.answer }]),
+                (err: Error) => node.warn(`scheduled retrain: ${err.message}`),
+              );
+            }, Math.min(retrainMs, MAX_TIMER_MS));
+          }
         }
         if (client.connected) linkState = 'connected';
         if (edge) edge.publishStatus().catch(() => undefined);
@@ -358,6 +372,8 @@ export = function (RED: NodeAPI): void {
       retraining = true;
       node.status({ fill: 'blue', shape: 'dot', text: `retraining ${name} on ${samples.length} samples` });
       try {
+        // loaded on first use: it brings in tfjs, which gateways never need
+        const { retrain } = require('../../lib/sync/retrain') as typeof import('../../lib/sync/retrain');
         const r = await retrain(current, samples, opts);
         const { bytes, ...summary } = r;
         let published: Msg | null = null;

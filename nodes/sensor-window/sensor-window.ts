@@ -46,10 +46,18 @@ export = function register(RED: NodeAPI): void {
     };
     if (windows) showStatus();
 
-    const toMessage = (o: WindowOutput): Record<string, unknown> => {
-      const m: Record<string, unknown> = { topic: o.topic, payload: o.payload, timestamp: o.timestamp, counts: o.counts, gaps: o.gaps };
+    /** Fill `m` (a new message, or the input message itself when it gets exactly one answer) from an output. */
+    const toMessage = (o: WindowOutput, m: Record<string, unknown> = {}): Record<string, unknown> => {
+      m.topic = o.topic;
+      m.payload = o.payload;
+      m.timestamp = o.timestamp;
+      m.counts = o.counts;
+      m.gaps = o.gaps;
       if (o.window) m.window = o.window;
+      // a batch's sampleRate / timestamps no longer describe the payload
+      delete m.sampleRate;
       if (o.timestamps) m.timestamps = o.timestamps;
+      else delete m.timestamps;
       return m;
     };
 
@@ -71,8 +79,11 @@ export = function register(RED: NodeAPI): void {
       const batch = readWindowInput(msg, { requireTopic: windows.config.defaultTopic === null });
       try {
         const outputs = windows.ingest(batch);
-        if (outputs.length === 1) send(toMessage(outputs[0]));
-        else if (outputs.length > 1) send([outputs.map(toMessage)]);
+        // on every input: the input message carries its answer on (its other properties kept, as
+        // core nodes do); other schedules send new messages, several per input or none
+        if (outputs.length === 1 && windows.config.rate.mode === 'input') send(toMessage(outputs[0], msg));
+        else if (outputs.length === 1) send(toMessage(outputs[0]));
+        else if (outputs.length > 1) send([outputs.map((o) => toMessage(o))]);
       } finally {
         scheduleStatus();
       }

@@ -162,14 +162,16 @@ describe('cloud-sync node', function () {
     h.send({ payload: modelBytes(0), model: { name: 'turbine' } });
     h.send({ payload: modelBytes(5), model: { name: 'bad/name' } });
     h.send({ control: 'frobnicate' });
+    h.send({ control: 'retrain' });
     h.send({ control: 'fleet' });
-    await h.until(() => h.completed.length === 1 && h.caught.length === 5);
+    await h.until(() => h.completed.length === 1 && h.caught.length === 6);
     const messages = h.caught.map((m) => m.error.message);
     assert.match(messages[0], /msg\.model\.version: expected the file's model_version \(3\), got 4/);
     assert.match(messages[1], /msg\.payload: expected an ONNX model/);
     assert.match(messages[2], /model_version >= 1/);
     assert.match(messages[3], /msg\.model\.name/);
     assert.match(messages[4], /msg\.control/);
+    assert.match(messages[5], /msg\.model\.name: expected the name of a model this cloud has published \(none yet\)/);
     assert.deepEqual(h.outputs[2][0].payload, []);
   });
 
@@ -307,5 +309,38 @@ describe('cloud-sync node', function () {
     helper.getNode('gw').receive({ control: 'status' });
     await waitFor(() => got.gwReport.some((m) => m.control === 'status'));
     assert.equal(got.gwReport.find((m) => m.control === 'status').payload.models.turbine.version, 2);
+  });
+
+  it('full cycle: labelled samples up, the cloud retrains and publishes only a model that is not worse, gateways install it', async function () {
+    this.timeout(60000);
+    const { turbineDataset, STATES, FAULTS } = require('../../tools/turbine-sim');
+    const { h, cloudOut, gwbOut } = await fleetFlow();
+    const c1 = helper.getNode('c1');
+    c1.receive({ payload: modelBytes(1), model: { name: 'turbine' } });
+    await waitFor(() => h.outputs[0].length === 1 && gwbOut[0].length === 1, 10000);
+    turbineDataset(5150, 60, 8).forEach((s: any, i: number) => {
+      s.records.forEach((rec: any, j: number) => {
+        const last = j === s.records.length - 1;
+        h.send({ topic: `w${i}`, payload: rec, ...(last ? { labels: { state: STATES[s.state], performance: { thermal_efficiency: s.performance[0] + 3, power: s.performance[1], exhaust_temperature: s.performance[2] }, faults: FAULTS.filter((_: string, k: number) => s.faults[k] === 1) } } : {}) });
+      });
+    });
+    await h.until(() => h.completed.length === 480, 10000);
+    h.send({ control: 'upload' });
+    await waitFor(() => cloudOut[0].reduce((n, m) => n + m.payload.length, 0) === 480, 10000);
+    c1.receive({ control: 'retrain', payload: { epochs: 6, learningRate: 0.003, batchSize: 16 } });
+    await waitFor(() => cloudOut[2].some((m) => m.control === 'retrain'), 40000);
+    const answer = cloudOut[2].find((m) => m.control === 'retrain').payload;
+    assert.equal(answer.accepted, true, answer.reason);
+    assert.ok(answer.after < answer.before);
+    assert.equal(answer.version, 2);
+    assert.equal(answer.published, true);
+    assert.equal(answer.trainSamples, 48);
+    await waitFor(() => h.outputs[0].length === 2 && gwbOut[0].length === 2, 15000);
+    assert.equal(h.outputs[0][1].model.version, 2);
+    assert.equal(h.outputs[0][1].model.metrics.heldOutLossAfter, answer.after);
+    // the samples used are gone from the cloud's store; a retrain now has nothing to learn from
+    c1.receive({ control: 'status' });
+    await waitFor(() => cloudOut[2].some((m) => m.control === 'status'));
+    assert.equal(cloudOut[2].find((m) => m.control === 'status').payload.stored, 0);
   });
 });

@@ -12,7 +12,7 @@ describe('sensor-window node', () => {
   it('sends the selected statistics of a batch window, one done() per message', async () => {
     const h = await loadNode(sensorWindow, { ...base, stats: 'mean,min,max,ptp,last' });
     // 1..10 at 1 kHz: mean 5.5, min 1, max 10
-    h.send({ topic: 'temperature', payload: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], sampleRate: 1000, timestamp: 1_000_000 });
+    h.send({ topic: 'temperature', payload: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], sampleRate: 1000, timestamp: 1_000_000, batchId: 'b7' });
     await h.until(() => h.completed.length === 1);
     const out = h.outputs[0];
     assert.equal(out.length, 1);
@@ -20,6 +20,9 @@ describe('sensor-window node', () => {
     assert.deepEqual(out[0].payload, { mean: 5.5, min: 1, max: 10, ptp: 9, last: 10 });
     assert.equal(out[0].timestamp, 1_000_009);
     assert.deepEqual(out[0].window, { n: 10, from: 1_000_000, to: 1_000_009 });
+    // on every input, the input message goes on with its answer: other properties kept, batch timing removed
+    assert.equal(out[0].batchId, 'b7');
+    assert.equal(out[0].sampleRate, undefined);
     assert.equal(h.caught.length, 0);
   });
 

@@ -1,4 +1,5 @@
 import { strict as assert } from 'assert';
+import { onnx } from 'onnx-proto';
 import { InputError } from '../../../lib/errors';
 import { GraphBuilder } from '../../../lib/onnx/builder';
 import { optimize } from '../../../lib/optimize/optimize';
@@ -188,6 +189,22 @@ describe('optimize: transformations on builder models (ONNX Runtime checks)', ()
       const tol = int8.activations === 'fixed' ? 0.15 : 0.04 * maxAbs(expected);
       assert.ok(maxAbsDiff(got.data, expected) < tol, `${JSON.stringify(int8)}: diff ${maxAbsDiff(got.data, expected)} of ${maxAbs(expected)}`);
     }
+  });
+
+  it('paper eq. 3: a fixed weight scale s = 0.125 stores round(W / 0.125) and reports saturated weights', async () => {
+    const sizes = [4, 6, 1];
+    const layers = randomLayers(sizes, 2);
+    layers[0].w.set([20, -0.3, 0.06, 1]); // 20 / 0.125 = 160 → saturates at 127
+    const bytes = buildMlp(sizes, { weights: layers, outputName: 'y' });
+    const { model, report } = await optimize(bytes, { int8: { mode: 'dynamic', weightScale: 0.125 }, latency: false });
+    assert.equal(report.steps.quantized!.reduce((s, l) => s + l.saturated, 0), 1);
+    assert.match(report.notes.join(' '), /1 weights saturated/);
+    const g = graphOf(model);
+    const mi = g.node.find((n) => n.opType === 'MatMulInteger')!;
+    const w = onnx.ModelProto.decode(model).graph!.initializer!.find((t) => t.name === mi.input[1])!;
+    const q = new Int8Array(w.rawData!.slice().buffer);
+    // W is [in, out] after normalisation: W[0][0..3] = fc1.weight[0..3][0] (transposed)
+    assert.deepEqual([q[0], q[6], q[12], q[18]], [127, -2, 0, 8]); // 160→127, -2.4→-2, 0.48→0, 8
   });
 
   it('codebook quantisation: uint8 indices + codebook expanded by Cast → Gather; file ≤ 35 %; values within Δ', async () => {
