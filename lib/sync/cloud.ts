@@ -106,7 +106,7 @@ export class CloudSync {
   }
 
   private onSamples(gateway: string, payload: Buffer): void {
-    let body: { gateway?: string; samples?: Array<{ id: number; ts?: number; payload: unknown; labels?: unknown; timestamp?: number; topic?: string }> };
+    let body: { gateway?: string; epoch?: string; samples?: Array<{ id: number; ts?: number; payload: unknown; labels?: unknown; timestamp?: number; topic?: string }> };
     try {
       body = JSON.parse(zlib.gunzipSync(payload).toString('utf8'));
       if (!Array.isArray(body.samples)) throw new Error('no samples array');
@@ -114,7 +114,9 @@ export class CloudSync {
       this.options.onError?.(new Error(`sample batch from ${gateway}: ${(err as Error).message}`));
       return;
     }
-    let last = this.lastIds.get(gateway) ?? 0;
+    // ids restart in a new queue file on the gateway: count them per gateway and queue epoch
+    const key = typeof body.epoch === 'string' && body.epoch ? `${gateway}#${body.epoch}` : gateway;
+    let last = this.lastIds.get(key) ?? 0;
     const accepted: ReceivedBatch['accepted'] = [];
     let duplicates = 0;
     for (const s of body.samples) {
@@ -127,7 +129,7 @@ export class CloudSync {
     }
     if (accepted.length) {
       this.store.append(accepted.map((s) => ({ body: Buffer.from(JSON.stringify(s)), topic: gateway })));
-      this.lastIds.set(gateway, last);
+      this.lastIds.set(key, last);
       this.saveState();
     }
     const v = this.view(gateway);

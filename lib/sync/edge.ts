@@ -47,6 +47,11 @@ export interface EdgeSyncOptions {
   receiver: ModelReceiver;
   /** samples per upload batch; default 500 */
   batchSize?: number;
+  /**
+   * identity of the sample queue file: queue ids restart at 1 in a new file (deleted, or moved
+   * aside as corrupt), so the cloud counts ids per gateway and epoch; make a new one with every new file
+   */
+  epoch?: string;
   /** a model was installed: hand it to the consumer */
   onModel?: (model: InstalledModel, kind: 'installed') => void;
   /** read the trusted keys again (e.g. from a key file) when a manifest names an unknown key */
@@ -129,6 +134,7 @@ export class EdgeSync {
         if (!rows.length) break;
         const body = {
           gateway: this.gatewayId,
+          epoch: this.options.epoch ?? '',
           sent: new Date(this.now()).toISOString(),
           samples: rows.map((r) => ({ id: r.id, ts: r.ts, ...JSON.parse(r.body.toString('utf8')) })),
         };

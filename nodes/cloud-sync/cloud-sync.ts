@@ -217,10 +217,17 @@ export = function (RED: NodeAPI): void {
       ready = (async () => {
         client = await broker!.client();
         if (closed) return;
-        queue = new DurableQueue({ path: path.join(dataDir, 'samples.db'), maxAgeMs: 0, synchronous: 'FULL' });
+        const dbFile = path.join(dataDir, 'samples.db');
+        const fresh = !fs.existsSync(dbFile);
+        queue = new DurableQueue({ path: dbFile, maxAgeMs: 0, synchronous: 'FULL' });
+        if (queue.recovery) node.error(`sample queue was corrupt, moved to ${queue.recovery.movedTo}: ${queue.recovery.reason}`);
         if (role === 'edge') {
+          // a new queue file numbers its samples from 1 again: give it a new epoch for the cloud
+          const epochFile = path.join(dataDir, 'samples.epoch');
+          if (fresh || queue.recovery || !fs.existsSync(epochFile)) fs.writeFileSync(epochFile, crypto.randomBytes(8).toString('hex'));
+          const epoch = fs.readFileSync(epochFile, 'utf8').trim();
           edge = new EdgeSync({
-            client, fleet, gatewayId, queue, batchSize,
+            client, fleet, gatewayId, queue, batchSize, epoch,
             receiver: new ModelReceiver({ dir: path.join(dataDir, 'models'), trusted }),
             onModel: (model, kind) => node.send([modelMessage(model, kind), null, null]),
             onEvent,

@@ -12,6 +12,7 @@ import { helper, loadNode, startServer, stopServer, waitFor, Harness } from '../
 import { generateKeyPair } from '../../lib/sync/manifest';
 import { SyncClient, topics } from '../../lib/sync/transport';
 import { loadModel } from '../../lib/onnx/model';
+import { mosquittoBroker, MOSQUITTO, MOSQUITTO_PASSWD } from '../lib/sync/brokers';
 
 const brokerNode = require('../../nodes/ai-broker/ai-broker');
 const cloudSyncNode = require('../../nodes/cloud-sync/cloud-sync');
@@ -80,14 +81,49 @@ describe('cloud-sync node', function () {
     return { h, cloudOut, gwbOut };
   }
 
-  it('keeps the broker password in credentials, not in the flow', async () => {
-    const { h } = await fleetFlow();
-    const b = helper.getNode('b1');
-    assert.equal(b.credentials.user, 'gateway');
-    assert.equal(b.credentials.password, 's3cret');
-    assert.equal((broker as Record<string, unknown>).password, undefined);
-    assert.match(b.brokerUrl, /^mqtt:\/\/127\.0\.0\.1:\d+$/);
-    assert.equal(h.caught.length, 0);
+  it('declares username and password as credentials in the editor and runtime, never as flow properties', () => {
+    const html = fs.readFileSync(path.join(__dirname, '../../nodes/ai-broker/ai-broker.html'), 'utf8');
+    const defaults = /defaults:\s*\{([\s\S]*?)\n        \},\n        credentials:\s*\{([\s\S]*?)\}\s*,\n/.exec(html);
+    assert.ok(defaults, 'defaults and credentials blocks');
+    assert.doesNotMatch(defaults[1], /\b(user|password)\s*:/);
+    assert.match(defaults[2], /user:\s*\{\s*type:\s*"text"/);
+    assert.match(defaults[2], /password:\s*\{\s*type:\s*"password"/);
+    const cloudHtml = fs.readFileSync(path.join(__dirname, '../../nodes/cloud-sync/cloud-sync.html'), 'utf8');
+    assert.match(cloudHtml, /credentials:\s*\{\s*privateKey:\s*\{\s*type:\s*"password"/);
+  });
+
+  const mosquittoAuth = fs.existsSync(MOSQUITTO) && fs.existsSync(MOSQUITTO_PASSWD) ? it : it.skip;
+  mosquittoAuth('connects to a password-protected Mosquitto with the credentials (and not with wrong ones)', async () => {
+    const mq = await mosquittoBroker({ gateway: 's3cret' });
+    try {
+      const edge = (creds: Record<string, string>) => loadNode([brokerNode, cloudSyncNode], { type: 'cloud-sync', role: 'edge', broker: 'b2', fleet: 'auth', gatewayId: 'gw-a', dataDir: path.join(root, `gw-${creds.password}`), trustedKeys: keys.publicKey }, 3,
+        [{ id: 'b2', type: 'ai-broker', embedded: false, url: mq.url }], { b2: creds });
+      const probe = new SyncClient(mq.url, { clientId: 'probe-auth', username: 'gateway', password: 's3cret' });
+      const seen: any[] = [];
+      await probe.waitConnected();
+      await probe.subscribe(topics.samples('auth', 'gw-a'), (_t, p) => seen.push(p));
+      try {
+        const h = await edge({ user: 'gateway', password: 's3cret' });
+        h.send({ payload: { current: 1 } });
+        h.send({ control: 'upload' });
+        await h.until(() => h.outputs[2].some((m) => m.control === 'upload'), 10000);
+        assert.deepEqual(h.outputs[2].find((m) => m.control === 'upload').payload, { batches: 1, samples: 1, backlog: 0 });
+        await waitFor(() => seen.length === 1);
+        await helper.unload();
+        const bad = await edge({ user: 'gateway', password: 'wrong' });
+        bad.send({ payload: { current: 2 } });
+        bad.send({ control: 'upload' });
+        // not authorised: the upload cannot be acknowledged, the sample stays queued
+        await bad.until(() => bad.caught.length === 1, 40000);
+        assert.match(bad.caught[0].error.message, /upload stopped: .* \(1 samples kept\)/);
+        assert.equal(seen.length, 1);
+      } finally {
+        await probe.close(true);
+      }
+    } finally {
+      await helper.unload();
+      await mq.stop();
+    }
   });
 
   it('stores samples, uploads them on control "upload", and the cloud receives them once', async () => {

@@ -13,7 +13,8 @@ import { GraphExecutor, unsupportedNodes } from './graph';
 import { tfDtypeOf, typeOfCode, toTf } from './tensor';
 import type { TF } from './types';
 
-export const DEFAULT_TESTDATA = '/usr/share/libonnx-testdata/data';
+/** libonnx-testdata's data directory (env ONNX_TESTDATA overrides, e.g. to check the suite's behaviour without it). */
+export const DEFAULT_TESTDATA = process.env.ONNX_TESTDATA || '/usr/share/libonnx-testdata/data';
 
 export interface CaseResult {
   name: string;

@@ -16,7 +16,7 @@ const GOALS: Record<string, number> = { node: 150, 'pytorch-converted': 55 };
 describe('executor conformance (libonnx-testdata)', function () {
   this.timeout(120000);
   if (!fs.existsSync(DEFAULT_TESTDATA)) {
-    it('did not run: /usr/share/libonnx-testdata/data is not installed (Debian package libonnx-testdata)', () => {
+    it(`did not run: ${DEFAULT_TESTDATA} is not installed (Debian package libonnx-testdata)`, () => {
       console.log('    libonnx-testdata not installed: executor conformance suite not run');
     });
     return;

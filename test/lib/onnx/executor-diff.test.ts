@@ -8,13 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GraphBuilder } from '../../../lib/onnx/builder';
 import { OnnxModel } from '../../../lib/onnx/model';
-import { Tensor, decodeTensor } from '../../../lib/onnx/tensor';
+import { Tensor, decodeTensor, makeTensor } from '../../../lib/onnx/tensor';
 import { Session } from '../../../lib/infer/session';
 import { tf, useBackend, preferredBackend } from '../../../lib/onnx/executor/backend';
 import { GraphExecutor } from '../../../lib/onnx/executor/graph';
 import { Trainer } from '../../../lib/onnx/executor/train';
 import { runCase, compareTensors, DEFAULT_TESTDATA } from '../../../lib/onnx/executor/conformance';
-import { f32, rand } from './executor/helpers';
+import { f32, rand, opModel } from './executor/helpers';
 
 async function ortRun(model: OnnxModel, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
   const s = await Session.create(model, { logSeverityLevel: 4 });
@@ -88,6 +88,18 @@ describe('executor vs ONNX Runtime', function () {
       const m = make();
       const feeds = { x: f32(dims, rand(dims.reduce((a, b) => a * b), 17).map(v => 2 * v)) };
       assertSame(execRun(m, feeds), await ortRun(m, feeds), name);
+    });
+  }
+
+  for (const kind of ['LSTM', 'GRU'] as const) {
+    it(`${kind} bidirectional with sequence_lens and initial state (ONNX Runtime as the reference)`, async () => {
+      const [seq, batch, inp, H, G] = [5, 3, 4, 3, kind === 'LSTM' ? 4 : 3];
+      const outs: [string, 'float32', number[]][] = [['Y', 'float32', [seq, 2, batch, H]], ['Yh', 'float32', [2, batch, H]]];
+      const m = opModel({ opType: kind, inputs: ['x', 'W', 'R', 'B', 'sl', 'h0'], outputs: outs.map(o => o[0]), attributes: { hidden_size: H, direction: 'bidirectional' } },
+        [['x', 'float32', [seq, batch, inp]], ['sl', 'int32', [batch]], ['h0', 'float32', [2, batch, H]]], outs,
+        [f32([2, G * H, inp], rand(2 * G * H * inp, 61), 'W'), f32([2, G * H, H], rand(2 * G * H * H, 62), 'R'), f32([2, 2 * G * H], rand(4 * G * H, 63), 'B')]);
+      const feeds = { x: f32([seq, batch, inp], rand(seq * batch * inp, 64)), sl: makeTensor('int32', [batch], [5, 2, 4]), h0: f32([2, batch, H], rand(2 * batch * H, 65)) };
+      assertSame(execRun(m, feeds), await ortRun(m, feeds), kind);
     });
   }
 

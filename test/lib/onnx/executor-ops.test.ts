@@ -259,6 +259,32 @@ describe('executor ops', function () {
     }
   }
 
+  for (const kind of ['LSTM', 'GRU'] as const) {
+    it(`${kind} bidirectional with sequence_lens [4, 2]: short entries hold their state, Y rows zero`, () => {
+      const [seq, batch, inp, H, G] = [4, 2, 3, 3, kind === 'LSTM' ? 4 : 3];
+      const lens = [4, 2];
+      const x = rand(seq * batch * inp, 51);
+      const W = rand(2 * G * H * inp, 52);
+      const R = rand(2 * G * H * H, 53);
+      const outs: [string, 'float32', number[]][] = [['Y', 'float32', [seq, 2, batch, H]], ['Yh', 'float32', [2, batch, H]]];
+      const m = opModel({ opType: kind, inputs: ['x', 'W', 'R', '', 'sl'], outputs: outs.map(o => o[0]), attributes: { hidden_size: H, direction: 'bidirectional' } },
+        [['x', 'float32', [seq, batch, inp]], ['sl', 'int32', [batch]]], outs, [f32([2, G * H, inp], W, 'W'), f32([2, G * H, H], R, 'R')]);
+      const y = runOnce(m, { x: f32([seq, batch, inp], x), sl: makeTensor('int32', [batch], lens) });
+      const wantY = new Array(seq * 2 * batch * H).fill(0);
+      const wantH = new Array(2 * batch * H).fill(0);
+      for (let d = 0; d < 2; d++) {
+        for (let b = 0; b < batch; b++) {
+          const Xb = Array.from({ length: lens[b] }, (_, t) => [x.slice((t * batch + b) * inp, (t * batch + b + 1) * inp)]);
+          const ref = refRnn(kind, Xb, W.slice(d * G * H * inp, (d + 1) * G * H * inp), R.slice(d * G * H * H, (d + 1) * G * H * H), undefined, H, d === 1);
+          for (let t = 0; t < lens[b]; t++) for (let j = 0; j < H; j++) wantY[((t * 2 + d) * batch + b) * H + j] = ref.Y[t][0][j];
+          for (let j = 0; j < H; j++) wantH[(d * batch + b) * H + j] = ref.h[0][j];
+        }
+      }
+      assertClose(y.Y.data, wantY, 1e-5, 1e-4, 'Y');
+      assertClose(y.Yh.data, wantH, 1e-5, 1e-4, 'Y_h');
+    });
+  }
+
   it('cheap extras: Shape, Cast, Exp/Log/Sqrt/Neg/Abs/Pow, ReduceMean/ReduceSum, Clip', () => {
     const nodes: NodeSpec[] = [
       { opType: 'Shape', inputs: ['x'], outputs: ['sh'] },

@@ -202,7 +202,7 @@ describe('optimize: transformations on builder models (ONNX Runtime checks)', ()
     const g = graphOf(model);
     const mi = g.node.find((n) => n.opType === 'MatMulInteger')!;
     const w = onnx.ModelProto.decode(model).graph!.initializer!.find((t) => t.name === mi.input[1])!;
-    const q = new Int8Array(w.rawData!.slice().buffer);
+    const q = new Int8Array(Uint8Array.from(w.rawData!).buffer); // copy: rawData is a view into the file
     // W is [in, out] after normalisation: W[0][0..3] = fc1.weight[0..3][0] (transposed)
     assert.deepEqual([q[0], q[6], q[12], q[18]], [127, -2, 0, 8]); // 160→127, -2.4→-2, 0.48→0, 8
   });

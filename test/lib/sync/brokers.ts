@@ -1,5 +1,5 @@
 /** Brokers for the sync tests: embedded aedes, and Mosquitto when /usr/sbin/mosquitto exists. */
-import { spawn, ChildProcess } from 'child_process';
+import { spawn, execFileSync, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -51,11 +51,22 @@ function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
   });
 }
 
-export async function mosquittoBroker(): Promise<TestBroker> {
+export const MOSQUITTO_PASSWD = '/usr/bin/mosquitto_passwd';
+
+/** Mosquitto on a free 127.0.0.1 port; with `users`, anonymous access is off and a password file made by mosquitto_passwd. */
+export async function mosquittoBroker(users?: Record<string, string>): Promise<TestBroker> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mosq-'));
   const conf = path.join(dir, 'mosquitto.conf');
-  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_inflight_messages 100', 'max_queued_messages 100000', ''].join('\n'));
+  const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'max_inflight_messages 100', 'max_queued_messages 100000'];
+  if (users) {
+    const pw = path.join(dir, 'passwd');
+    fs.writeFileSync(pw, '');
+    fs.chmodSync(pw, 0o600);
+    for (const [u, p] of Object.entries(users)) execFileSync(MOSQUITTO_PASSWD, ['-b', pw, u, p]);
+    lines.push('allow_anonymous false', `password_file ${pw}`);
+  } else lines.push('allow_anonymous true');
+  fs.writeFileSync(conf, lines.join('\n') + '\n');
   let proc: ChildProcess | null = null;
   const start = async () => {
     proc = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });

@@ -17,7 +17,7 @@ function fakeClient(): { client: SyncClient; deliver(topic: string, payload: Buf
   return { client, deliver: (topic, payload) => handlers.filter(([f]) => f.endsWith(topic.split('/').pop()!)).forEach(([, h]) => h(topic, payload, {} as never)) };
 }
 
-const batch = (ids: number[]) => zlib.gzipSync(Buffer.from(JSON.stringify({ gateway: 'gw1', samples: ids.map((id) => ({ id, payload: { x: id } })) })));
+const batch = (ids: number[], epoch = 'e1') => zlib.gzipSync(Buffer.from(JSON.stringify({ gateway: 'gw1', epoch, samples: ids.map((id) => ({ id, payload: { x: id } })) })));
 
 describe('lib/sync/cloud', () => {
   let dir: string;
@@ -42,6 +42,10 @@ describe('lib/sync/cloud', () => {
     assert.equal(store.size, 4);
     assert.deepEqual(got[1].accepted.map((s) => s.id), [4]);
     assert.equal(got[1].duplicates, 2);
+    // the gateway's queue file was replaced (new epoch): its ids start at 1 again and all count
+    f2.deliver('industrial-ai/p/gateway/gw1/samples', batch([1, 2], 'e2'));
+    assert.equal(store.size, 6);
+    assert.deepEqual(got[2].accepted.map((s) => s.id), [1, 2]);
     // a corrupt batch is reported, not stored
     const errors: Error[] = [];
     const f3 = fakeClient();
@@ -50,7 +54,7 @@ describe('lib/sync/cloud', () => {
     f3.deliver('industrial-ai/p/gateway/gw2/samples', Buffer.from('not gzip'));
     assert.equal(errors.length, 1);
     assert.match(errors[0].message, /sample batch from gw2/);
-    assert.equal(store.size, 4);
+    assert.equal(store.size, 6);
     store.close();
   });
 });

@@ -1,7 +1,8 @@
 /**
  * LSTM, GRU and RNN per the ONNX spec: directions forward / reverse / bidirectional, layout 0 and
  * 1, optional bias, initial states and (LSTM) peepholes, activations with alpha/beta, clip, GRU's
- * linear_before_reset. sequence_lens must be absent or equal to the sequence length everywhere.
+ * linear_before_reset, and sequence_lens (past a batch entry's length its state is held and its
+ * Y rows are zero; a reverse pass starts at its last valid step).
  * The input projection of all time steps is one matMul; the recurrence runs step by step.
  */
 import { OpFn, Tensor, OpContext, Attributes, need, check, intValues, TF } from '../types';
@@ -38,6 +39,8 @@ interface Common {
   acts: Act[]; // per direction: nActs functions
   clip?: number;
   layout: number;
+  /** Per batch entry, when some are shorter than the sequence. */
+  lens?: number[];
 }
 
 function common(inputs: (Tensor | undefined)[], attrs: Attributes, ctx: OpContext, gates: number, defaults: string[]): Common {
@@ -59,9 +62,12 @@ function common(inputs: (Tensor | undefined)[], attrs: Attributes, ctx: OpContex
   check(R.rank === 3 && R.shape[0] === dirs && R.shape[1] === gates * hidden && R.shape[2] === hidden, ctx,
     `R must be [${dirs}, ${gates * hidden}, ${hidden}], got [${R.shape}]`);
   if (B) check(B.rank === 2 && B.shape[0] === dirs && B.shape[1] === 2 * gates * hidden, ctx, `B must be [${dirs}, ${2 * gates * hidden}], got [${B.shape}]`);
+  let lens: number[] | undefined;
   if (seqLens) {
-    const lens = intValues(seqLens);
-    check(lens.every(l => l === X.shape[0]), ctx, 'sequence_lens shorter than the sequence are not supported');
+    lens = intValues(seqLens);
+    const [seq, batch] = X.shape as number[];
+    check(lens.length === batch && lens.every(l => l >= 0 && l <= seq), ctx, `sequence_lens must hold ${batch} lengths in [0, ${seq}], got [${lens}]`);
+    if (lens.every(l => l === seq)) lens = undefined;
   }
   let h0 = inputs[5];
   if (h0 && layout === 1) h0 = tf.transpose(h0, [1, 0, 2]);
@@ -79,7 +85,7 @@ function common(inputs: (Tensor | undefined)[], attrs: Attributes, ctx: OpContex
     }
   }
   const directions: ('forward' | 'reverse')[] = direction === 'bidirectional' ? ['forward', 'reverse'] : [direction as 'forward' | 'reverse'];
-  return { X, W, R, B, h0, dirs, hidden, directions, acts, clip: attrs.float('clip'), layout };
+  return { X, W, R, B, h0, dirs, hidden, directions, acts, clip: attrs.float('clip'), layout, lens };
 }
 
 function dirSlice(tf: TF, t: Tensor, d: number): Tensor {
@@ -121,8 +127,16 @@ function runDirections(
     const out: Tensor[] = new Array(seq);
     const order = c.directions[d] === 'forward' ? [...Array(seq).keys()] : [...Array(seq).keys()].reverse();
     for (const t of order) {
-      state = step(d, xs[t], state);
-      out[t] = state[0];
+      const next = step(d, xs[t], state);
+      if (c.lens) {
+        // entries whose sequence ended keep their state and output zeros
+        const m = tf.tensor2d(c.lens.map(l => (t < l ? 1 : 0)), [batch, 1]);
+        state = next.map((n, k) => tf.add(tf.mul(m, n), tf.mul(tf.sub(1, m), state[k])));
+        out[t] = tf.mul(m, next[0]);
+      } else {
+        state = next;
+        out[t] = state[0];
+      }
     }
     ys.push(out);
     finalsByDir.push(state);
