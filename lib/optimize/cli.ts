@@ -23,6 +23,10 @@ Transformations (any combination, applied in this order):
   --prune-layers a,b       only these layers (node, weight or output names)
   --lowrank R              low-rank factorisation of MatMul weights at rank R (4096x4096 -> rank 64)
   --lowrank-energy E       smallest rank keeping the fraction E of the weight energy (0 < E < 1)
+  --finetune-epochs N      fine-tune the pruned / factorised model for N epochs (Adam) on --train
+                           before quantisation; loss: MSE for a 1-wide output, cross-entropy for class labels
+  --lr L                   fine-tuning learning rate (default 0.001)
+  --batch-size B           fine-tuning samples per step (default 32)
   --int8 dynamic|static    int8: dynamic (DynamicQuantizeLinear -> MatMulInteger / ConvInteger)
                            or static QDQ (QLinearMatMul / QLinearConv; needs --calib or --act-range)
   --per-channel            one weight scale per output channel
@@ -36,6 +40,7 @@ Transformations (any combination, applied in this order):
 Data and report:
   --calib data.json        calibration data {"inputs": {"<input>": {"shape": [...], "data": [...]}}}
   --validate data.json     validation data, optionally with "expected": {"<output>": {"shape", "data"}}
+  --train data.json        training data for --finetune-epochs: the same JSON with "expected" outputs or labels
   --report report.json     write the full report as JSON
   --no-latency             skip the latency measurements
   --repeats N              runs per latency figure (default 20)
@@ -59,6 +64,7 @@ interface Parsed {
   spec: ChainSpec;
   calib?: string;
   validate?: string;
+  train?: string;
   report?: string;
   quiet: boolean;
 }
@@ -94,6 +100,10 @@ function parseArgs(argv: string[]): Parsed | 'help' {
       case '--prune-layers': spec.pruneLayers = value(a).split(',').map((s) => s.trim()).filter(Boolean); break;
       case '--lowrank': spec.lowRank = number(a); break;
       case '--lowrank-energy': spec.lowRankEnergy = number(a); break;
+      case '--finetune-epochs': spec.finetuneEpochs = number(a); break;
+      case '--lr': spec.learningRate = number(a); break;
+      case '--batch-size': spec.batchSize = number(a); break;
+      case '--train': p.train = value(a); break;
       case '--int8': {
         const m = value(a);
         if (m !== 'dynamic' && m !== 'static') throw new UsageError(`--int8: expected 'dynamic' or 'static', got '${m}'`);
@@ -129,7 +139,11 @@ function parseArgs(argv: string[]): Parsed | 'help' {
   }
   if (positional.length !== 1) throw new UsageError(positional.length === 0 ? 'no input model given' : `one input model expected, got ${positional.join(' ')}`);
   if (!p.output) throw new UsageError('no output given (-o out.onnx)');
-  return { input: positional[0], output: p.output, spec, calib: p.calib, validate: p.validate, report: p.report, quiet: !!p.quiet };
+  const ft = spec.finetuneEpochs !== undefined && spec.finetuneEpochs !== 0;
+  if (p.train && !ft) throw new UsageError('--train is for fine-tuning: give --finetune-epochs N too');
+  if (ft && !p.train) throw new UsageError('--finetune-epochs needs training data (--train data.json)');
+  if (!ft && (spec.learningRate !== undefined || spec.batchSize !== undefined)) throw new UsageError('--lr and --batch-size are fine-tuning options: give --finetune-epochs N and --train too');
+  return { input: positional[0], output: p.output, spec, calib: p.calib, validate: p.validate, train: p.train, report: p.report, quiet: !!p.quiet };
 }
 
 function sameFile(a: string, b: string): boolean {
@@ -175,6 +189,13 @@ export function summary(r: OptimizeReport): string {
     lines.push(`latency batch 1:  ${r.original.latencyMs.batch1.toFixed(3)} ms -> ${r.optimized.latencyMs.batch1.toFixed(3)} ms (x${r.ratios.speedupBatch1!.toFixed(2)})`);
     lines.push(`latency batch 32: ${r.original.latencyMs.batch32.toFixed(3)} ms -> ${r.optimized.latencyMs.batch32.toFixed(3)} ms (x${r.ratios.speedupBatch32!.toFixed(2)})`);
   }
+  const ft = r.steps.finetune;
+  if (ft) {
+    lines.push(`fine-tuning: ${ft.epochs} epochs on ${ft.samples} samples (lr ${ft.learningRate}, batch ${ft.batchSize}, ${ft.backend}, ${(ft.ms / 1000).toFixed(1)} s): loss ${ft.lossBefore.toPrecision(4)} -> ${ft.lossAfter.toPrecision(4)}`);
+    for (const [name, m] of Object.entries(ft.validationAfter?.outputs ?? {})) {
+      lines.push(`  ${name} ${m.metric} before -> after fine-tuning: ${ft.validationBefore?.outputs[name]?.value.toFixed(4)} -> ${m.value.toFixed(4)}`);
+    }
+  }
   for (const [name, m] of Object.entries(r.optimized.validation?.outputs ?? {})) {
     const before = r.original.validation?.outputs[name]?.value;
     lines.push(`${name} ${m.metric}: ${before?.toFixed(4)} -> ${m.value.toFixed(4)}`);
@@ -207,6 +228,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     const options = chainOptions(parsed.spec);
     if (parsed.calib) options.calibration = parseDataSet(readJson(parsed.calib, '--calib'), 'calibration');
     if (parsed.validate) options.validation = parseDataSet(readJson(parsed.validate, '--validate'), 'validation');
+    if (parsed.train) options.training = parseDataSet(readJson(parsed.train, '--train'), 'training');
     let last = '';
     if (!parsed.quiet) {
       options.onProgress = (f, stage) => {

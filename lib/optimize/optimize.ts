@@ -9,6 +9,7 @@ import { InputError } from '../errors';
 import { codebookQuantize } from './codebook';
 import { applyCodebook, type CodebookLayer, type CodebookPassOptions } from './codebook-pass';
 import { checkAgainstModel, type DataSet } from './data';
+import { finetune, validateFinetune, type FinetuneOptions, type FinetuneReport } from './finetune';
 import { decodeModel, encodeModel, GraphEditor } from './graph';
 import { factorize, validateLowRank, type FactorizedLayer, type LowRankOptions } from './lowrank';
 import { normalize } from './normalize';
@@ -32,10 +33,14 @@ export interface OptimizeOptions {
   /** conv channel pruning (by mean activation over calibration data; L1 without it) */
   pruneConv?: PruneOptions;
   lowRank?: LowRankOptions;
+  /** fine-tune the pruned / factorised fp32 model on `training` (Adam) before quantisation */
+  finetune?: FinetuneOptions;
   int8?: Int8Options;
   codebook?: CodebookPassOptions;
   calibration?: DataSet;
   validation?: DataSet;
+  /** training data for `finetune`: inputs and expected outputs or class labels */
+  training?: DataSet;
   /** measure latency (default true) */
   latency?: boolean;
   /** runs per latency figure (default 20) */
@@ -67,6 +72,8 @@ export interface OptimizeReport {
     pruneSkipped?: SkippedLayer[];
     lowRank?: FactorizedLayer[];
     lowRankSkipped?: Array<{ layer: string; reason: string }>;
+    /** fine-tuning: losses before / after, and the validation figures of the model just before and after it */
+    finetune?: FinetuneReport & { validationBefore?: ValidationFigures; validationAfter?: ValidationFigures };
     quantized?: QuantizedLayer[];
     codebook?: CodebookLayer[];
   };
@@ -107,6 +114,11 @@ export function validateChain(o: OptimizeOptions, needCalibration = false): void
     }
   }
   if (o.codebook) codebookQuantize(new Float32Array([0, 1]), o.codebook); // checks the steps
+  if (o.finetune) {
+    validateFinetune(o.finetune);
+    if (needCalibration && !o.training) throw new InputError('training', 'training data { inputs, expected } for fine-tuning', undefined);
+    if (needCalibration && !o.training!.expected) throw new InputError('training.expected', 'expected outputs or class labels for fine-tuning', undefined);
+  }
   if (!o.prune && !o.pruneConv && !o.lowRank && !o.int8 && !o.codebook) throw new InputError('options', 'at least one of prune, pruneConv, lowRank, int8, codebook', o);
 }
 
@@ -176,11 +188,12 @@ async function figures(bytes: Uint8Array, o: OptimizeOptions, out?: Record<strin
 export async function optimize(input: Uint8Array, o: OptimizeOptions): Promise<{ model: Buffer; report: OptimizeReport }> {
   const progress = (f: number, s: string) => o.onProgress?.(Math.min(1, f), s);
   progress(0, 'reading model');
-  const g = new GraphEditor(decodeModel(input));
+  let g = new GraphEditor(decodeModel(input));
   validateChain(o, true);
   const outputNames = (g.graph.output ?? []).map((x) => x.name!);
   if (o.calibration) checkAgainstModel(o.calibration, g.model, 'calibration');
   if (o.validation) checkAgainstModel(o.validation, g.model, 'validation', outputNames);
+  if (o.finetune && o.training) checkAgainstModel(o.training, g.model, 'training', outputNames);
   const original = Buffer.from(input);
   // The original must run: it is the reference for every figure.
   const refFeeds = o.validation?.inputs ?? syntheticFeeds(g.model, 2);
@@ -228,9 +241,20 @@ export async function optimize(input: Uint8Array, o: OptimizeOptions): Promise<{
     if (r.pruned.length === 0) notes.push('L1 pruning: no layer pruned (see pruneSkipped)');
   }
   if (o.lowRank) {
-    const r = factorize(g, { ...o.lowRank, onLayer: (i, n, name) => progress(0.2 + (0.3 * i) / Math.max(1, n), `low-rank ${name}`) });
+    const r = factorize(g, { ...o.lowRank, onLayer: (i, n, name) => progress(0.2 + ((o.finetune ? 0.1 : 0.3) * i) / Math.max(1, n), `low-rank ${name}`) });
     steps.lowRank = r.layers;
     steps.lowRankSkipped = r.skipped;
+  }
+  if (o.finetune && o.training) {
+    progress(0.3, 'fine-tuning');
+    const before = encodeModel(g.model);
+    const r = await finetune(before, o.training, o.finetune, (e, n, loss) => progress(0.3 + (0.2 * (e + 1)) / n, `fine-tuning epoch ${e + 1}/${n} loss ${loss.toPrecision(3)}`));
+    g = new GraphEditor(decodeModel(r.model));
+    steps.finetune = r.report;
+    if (o.validation?.expected) {
+      steps.finetune.validationBefore = metricsOf(await outputsOf(before, o.validation.inputs), o.validation.expected);
+      steps.finetune.validationAfter = metricsOf(await outputsOf(r.model, o.validation.inputs), o.validation.expected);
+    }
   }
   if (o.int8) {
     progress(0.5, `int8 ${o.int8.mode}`);

@@ -20,6 +20,12 @@ export interface ChainSpec {
   pruneLayers?: string[];
   lowRank?: number;
   lowRankEnergy?: number;
+  /** fine-tuning after pruning / low-rank: epochs (0 or unset: off); needs training data */
+  finetuneEpochs?: number;
+  /** fine-tuning: Adam learning rate (default 1e-3) */
+  learningRate?: number;
+  /** fine-tuning: samples per step (default 32) */
+  batchSize?: number;
   int8?: 'none' | 'dynamic' | 'static';
   perChannel?: boolean;
   /** fixed weight scale (paper eq. 3: 0.125) */
@@ -50,6 +56,11 @@ export function chainOptions(spec: ChainSpec): OptimizeOptions {
   if (num(spec.lowRank) && num(spec.lowRankEnergy)) throw new InputError('lowrank', 'one of rank or energy', spec);
   if (num(spec.lowRank)) o.lowRank = { rank: Number(spec.lowRank) };
   if (num(spec.lowRankEnergy)) o.lowRank = { energy: Number(spec.lowRankEnergy) };
+  if (num(spec.finetuneEpochs) && Number(spec.finetuneEpochs) !== 0) {
+    o.finetune = { epochs: Number(spec.finetuneEpochs) };
+    if (num(spec.learningRate)) o.finetune.learningRate = Number(spec.learningRate);
+    if (num(spec.batchSize)) o.finetune.batchSize = Number(spec.batchSize);
+  }
   if (spec.int8 && spec.int8 !== 'none') {
     o.int8 = { mode: spec.int8, perChannel: !!spec.perChannel, activations: spec.activations ?? 'calibrate' };
     if (num(spec.weightScale)) o.int8.weightScale = Number(spec.weightScale);
@@ -78,6 +89,10 @@ export interface RawNodeConfig {
   weightScale?: string | number;
   activations?: string; // 'calibrate' | 'fixed'
   codebook?: boolean;
+  /** fine-tuning epochs ('' or 0: off), learning rate, batch size */
+  finetuneEpochs?: string | number;
+  finetuneLr?: string | number;
+  finetuneBatch?: string | number;
   latency?: boolean;
 }
 
@@ -106,6 +121,11 @@ export function specFromConfig(c: RawNodeConfig): ChainSpec {
   if (c.activations === 'fixed') spec.activations = 'fixed';
   else if (c.activations !== undefined && c.activations !== '' && c.activations !== 'calibrate') throw new ConfigError('activations', `expected calibrate or fixed, got ${JSON.stringify(c.activations)}`);
   spec.codebook = !!c.codebook;
+  if (c.finetuneEpochs !== undefined && c.finetuneEpochs !== '' && n(c.finetuneEpochs, 'finetuneEpochs') !== 0) {
+    spec.finetuneEpochs = n(c.finetuneEpochs, 'finetuneEpochs');
+    if (c.finetuneLr !== undefined && c.finetuneLr !== '') spec.learningRate = n(c.finetuneLr, 'finetuneLr');
+    if (c.finetuneBatch !== undefined && c.finetuneBatch !== '') spec.batchSize = n(c.finetuneBatch, 'finetuneBatch');
+  }
   spec.latency = c.latency !== false;
   // Check ranges now (deploy time), with a stand-in for calibration data the messages will bring.
   try {

@@ -1,6 +1,6 @@
 /**
  * The optimiser's worker thread (the Node-RED event loop never blocks on SVDs or ONNX Runtime):
- * receives { id, job: { model, spec, calibration?, validation? } }, runs jobs one after another,
+ * receives { id, job: { model, spec, calibration?, validation?, training? } }, runs jobs one after another,
  * posts { id, type: 'progress' } messages, then { id, type: 'result', model, report } or
  * { id, type: 'error', message, field? }. It stays alive between jobs (see run-in-worker.ts).
  */
@@ -15,6 +15,7 @@ export interface WorkerJob {
   spec: ChainSpec;
   calibration?: unknown;
   validation?: unknown;
+  training?: unknown;
 }
 
 export type WorkerReply = { id: number } & (
@@ -30,6 +31,7 @@ async function runJob(id: number, job: WorkerJob): Promise<void> {
     const options = chainOptions(job.spec);
     if (job.calibration !== undefined) options.calibration = parseDataSet(job.calibration, 'calibration');
     if (job.validation !== undefined) options.validation = parseDataSet(job.validation, 'validation');
+    if (job.training !== undefined) options.training = parseDataSet(job.training, 'training');
     options.onProgress = (fraction, stage) => post({ type: 'progress', fraction, stage });
     const { model, report } = await optimize(Buffer.from(job.model), options);
     const copy = new Uint8Array(model);

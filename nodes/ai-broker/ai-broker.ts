@@ -19,6 +19,7 @@ interface AiBrokerDef extends NodeDef {
   rejectUnauthorized?: boolean;
   ca?: string;
   clientId?: string;
+  ackTimeout?: string | number;
 }
 
 interface Credentials {
@@ -41,7 +42,11 @@ export = function (RED: NodeAPI): void {
 
     const embeddedOn = config.embedded === true || String(config.embedded) === 'true';
     let port = 1883;
+    let ackTimeoutMs = 30000;
     try {
+      const ackS = configNumber(config.ackTimeout, 'ackTimeout', 30);
+      if (!(ackS > 0)) throw new Error(`config ackTimeout: expected seconds > 0, got ${JSON.stringify(config.ackTimeout)}`);
+      ackTimeoutMs = ackS * 1000;
       port = configNumber(config.embeddedPort, 'embeddedPort', 1883);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`config embeddedPort: expected a port 0..65535, got ${JSON.stringify(config.embeddedPort)}`);
       if (!embeddedOn && !/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/.test(String(config.url ?? ''))) {
@@ -71,6 +76,7 @@ export = function (RED: NodeAPI): void {
       const options: Record<string, unknown> = {
         clientId: config.clientId || `industrial-ai-${node.id}-${Math.random().toString(16).slice(2, 8)}`,
         reconnectPeriod: 2000,
+        ackTimeoutMs,
       };
       if (creds.user) options.username = creds.user;
       if (creds.password) options.password = creds.password;

@@ -1,7 +1,8 @@
 /**
  * Node test harness on node-red-node-test-helper, in the core nodes' "messaging API" style:
  * every flow gets a Catch node and a Complete node scoped to the node under test, so tests can
- * prove that `done()` is called once per message and that errors reach Catch.
+ * prove that `done()` is called once per message (Complete sees each successful done(), Catch
+ * each done(err)) and that errors reach Catch.
  */
 import helper = require('node-red-node-test-helper');
 
@@ -14,7 +15,7 @@ export interface Harness {
   outputs: any[][];
   /** messages a Catch node saw (each has msg.error) */
   caught: any[];
-  /** messages a Complete node saw (one per done()) */
+  /** messages a Complete node saw: one per successful done(); done(err) goes to Catch instead */
   completed: any[];
   node: any;
   /** send into the node under test */

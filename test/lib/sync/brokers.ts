@@ -64,7 +64,8 @@ export async function mosquittoBroker(users?: Record<string, string>): Promise<T
     fs.writeFileSync(pw, '');
     fs.chmodSync(pw, 0o600);
     for (const [u, p] of Object.entries(users)) execFileSync(MOSQUITTO_PASSWD, ['-b', pw, u, p]);
-    lines.push('allow_anonymous false', `password_file ${pw}`);
+    // run as the current user: started as root, mosquitto would switch to user "mosquitto", which cannot read this file
+    lines.push('allow_anonymous false', `password_file ${pw}`, `user ${os.userInfo().username}`);
   } else lines.push('allow_anonymous true');
   fs.writeFileSync(conf, lines.join('\n') + '\n');
   let proc: ChildProcess | null = null;
