@@ -1,5 +1,6 @@
 /**
- * prune-quantize benchmark (npx tsx bench/prune-quantize.ts; BENCH_QUICK=1 for a seconds-long run).
+ * prune-quantize benchmark (npx tsx bench/prune-quantize.ts; BENCH_QUICK=1 for a seconds-long run;
+ * BENCH_SECTION=boiler|weld|finetune for one section).
  *
  * 1. Boiler NOx MLP (paper §4.2), 256-4096-4096-512-1 as PyTorch exports it (Gemm, transB), about
  *    80 MB fp32: fp32 vs int8 dynamic vs int8 static QDQ vs low-rank r=64 + int8, batch 1 and 32,
@@ -7,6 +8,9 @@
  *    low-rank + int8 ≥ 10×.
  * 2. Weld-seam classifier (paper §3.1) trained on simulated seams (tools/build-weld-model.ts):
  *    parameters before/after L1 pruning 512 → 128 (+ int8), storage, speed-up, accuracy kept.
+ * 3. Fine-tuning after pruning (tfjs executor, Adam) on held training data: the shipped boiler
+ *    model (models/boiler-nox-small.onnx, half its neurons pruned) and the weld model pruned hard;
+ *    validation error / accuracy original → pruned → fine-tuned → quantised, loss, seconds.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -15,6 +19,9 @@ import { createSession, run, syntheticFeeds } from '../lib/optimize/runtime';
 import { buildMlp } from '../tools/build-boiler-model';
 import { decodeModel, encodeModel, GraphEditor } from '../lib/optimize/graph';
 import { normalize } from '../lib/optimize/normalize';
+import { parseDataSet } from '../lib/optimize/data';
+import { boilerData } from '../tools/build-boiler-model';
+import { weldDataSet } from '../tools/build-weld-model';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const REPEATS_B1 = QUICK ? 10 : 50;
@@ -139,10 +146,50 @@ async function weld(): Promise<void> {
   console.log(`fp32 original: ${b1[0].toFixed(3)} ms at batch 1, ${b32[0].toFixed(3)} ms at batch 32`);
 }
 
+async function finetuning(): Promise<void> {
+  const root = path.join(__dirname, '..');
+  const files = ['models/boiler-nox-small.onnx', 'resources/boiler-nox-validation.json', 'models/weld-seam.onnx', 'resources/weld-seam-validation.json'].map((f) => path.join(root, f));
+  if (!files.every((f) => fs.existsSync(f))) {
+    console.log('\n== Fine-tuning: shipped models missing (run npx tsx tools/build-boiler-model.ts and tools/build-weld-model.ts)');
+    return;
+  }
+  const [boilerModel, boilerVal, weldModel, weldVal] = files.map((f) => fs.readFileSync(f));
+  const bt = boilerData(256, 16, 1234); // training points: a seed neither the model fit (103) nor the validation set (99) uses
+  const wt = weldDataSet(300, 4321); // training seams: not the model's (11) nor the validation set's (77)
+  const boilerTrain = { inputs: { features: { shape: [256, 16], data: bt.x } }, expected: { nox: { shape: [256, 1], data: bt.y } } };
+  const weldTrain = { inputs: { features: { shape: [300, 48], data: wt.x } }, expected: { seam_class: { shape: [300], data: Float32Array.from(wt.y) } } };
+  const boilerCalib = { inputs: { features: { shape: [64, 16], data: boilerData(64, 16, 555).x } } };
+  type Case = [string, Buffer, OptimizeOptions, string, 'boiler' | 'weld'];
+  const epochs = QUICK ? 5 : 20;
+  const cases: Case[] = [
+    [`boiler: keep 50 % + ${epochs} ep lr .003`, boilerModel, { prune: { keepRatio: 0.5 }, finetune: { epochs, learningRate: 0.003, batchSize: 32 } }, 'nox', 'boiler'],
+    ['boiler: keep 50 % + 10 ep lr .01', boilerModel, { prune: { keepRatio: 0.5 }, finetune: { epochs: 10, learningRate: 0.01, batchSize: 32 } }, 'nox', 'boiler'],
+    ['  … + int8 static (the example)', boilerModel, { prune: { keepRatio: 0.5 }, finetune: { epochs: 10, learningRate: 0.01, batchSize: 32 }, int8: { mode: 'static' }, calibration: boilerCalib }, 'nox', 'boiler'],
+    ['boiler: keep 25 % + 10 ep lr .01', boilerModel, { prune: { keepRatio: 0.25 }, finetune: { epochs: 10, learningRate: 0.01, batchSize: 32 } }, 'nox', 'boiler'],
+    ['weld: 512→128 + 10 ep', weldModel, { prune: { keep: 128, layers: ['fc1'] }, finetune: { epochs: 10, learningRate: 0.001, batchSize: 32 } }, 'seam_class', 'weld'],
+    ['weld: keep 32 per layer + 10 ep', weldModel, { prune: { keep: 32 }, finetune: { epochs: 10, learningRate: 0.001, batchSize: 32 } }, 'seam_class', 'weld'],
+    ['weld: keep 16 per layer + 10 ep', weldModel, { prune: { keep: 16 }, finetune: { epochs: 10, learningRate: 0.001, batchSize: 32 } }, 'seam_class', 'weld'],
+    ['  … + int8 dynamic', weldModel, { prune: { keep: 16 }, finetune: { epochs: 10, learningRate: 0.001, batchSize: 32 }, int8: { mode: 'dynamic' } }, 'seam_class', 'weld'],
+  ];
+  console.log(`\n== Fine-tuning after pruning (tfjs executor, Adam, batches of 32 in data order): boiler ${256} training points / 64 validation (resources/), weld 300 training seams / 300 held-out`);
+  console.log('boiler: NOx mean relative error %; weld: accuracy %');
+  console.log(`${'chain'.padEnd(34)}${pad('params', 8)}${pad('→', 7)}${pad('orig', 8)}${pad('pruned', 8)}${pad('tuned', 8)}${pad('final', 8)}${pad('train loss', 12)}${pad('→', 10)}${pad('ft s', 6)}`);
+  for (const [name, model, o, out, kind] of cases) {
+    const validation = parseDataSet(JSON.parse((kind === 'boiler' ? boilerVal : weldVal).toString('utf8')), 'validation');
+    const { report } = await optimize(model, { ...o, training: kind === 'boiler' ? boilerTrain : weldTrain, validation, latency: false });
+    const ft = report.steps.finetune!;
+    const v = (f?: { outputs: Record<string, { value: number }> }) => (100 * f!.outputs[out].value).toFixed(1);
+    console.log(`${name.padEnd(34)}${pad(report.original.parameters, 8)}${pad(report.optimized.parameters, 7)}${pad(v(report.original.validation), 8)}${pad(v(ft.validationBefore), 8)}${pad(v(ft.validationAfter), 8)}${pad(v(report.optimized.validation), 8)}${pad(ft.lossBefore.toPrecision(3), 12)}${pad(ft.lossAfter.toPrecision(3), 10)}${pad((ft.ms / 1000).toFixed(1), 6)}`);
+  }
+}
+
 (async () => {
   console.log(`prune-quantize bench${QUICK ? ' (BENCH_QUICK=1: reduced sizes and repeats)' : ''}; onnxruntime-node 1.17.0, ${new Date().toISOString()}`);
-  await boiler();
-  await weld();
+  // BENCH_SECTION=boiler|weld|finetune runs one section only
+  const only = process.env.BENCH_SECTION;
+  if (!only || only === 'boiler') await boiler();
+  if (!only || only === 'weld') await weld();
+  if (!only || only === 'finetune') await finetuning();
 })().catch((e) => {
   console.error(e);
   process.exitCode = 1;

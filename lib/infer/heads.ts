@@ -29,61 +29,82 @@ export interface RawOutput {
 }
 
 export function softmax(row: ArrayLike<number>): number[] {
+  const n = row.length;
   let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
-  const e = Array.from(row, (v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
+  for (let i = 0; i < n; i++) if (row[i] > max) max = row[i];
+  const e = new Array<number>(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += e[i] = Math.exp(row[i] - max);
+  for (let i = 0; i < n; i++) e[i] /= sum;
+  return e;
 }
 
 export function sigmoid(v: number): number {
   return v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
 }
 
-function rowOf(out: RawOutput, b: number, batch: number): number[] {
+/** Width of one row of `out` in a batch of `batch` rows. */
+function widthOf(out: RawOutput, batch: number): number {
   const width = out.data.length / batch;
   if (!Number.isInteger(width)) throw new Error(`output of ${out.data.length} values does not split into ${batch} rows`);
-  return Array.from({ length: width }, (_, i) => Number(out.data[b * width + i]));
+  return width;
+}
+
+/** Row `b` (plain numbers), the head's activation applied; plain loops, no per-element closures (runs for every message). */
+function activated(out: RawOutput, b: number, width: number, activation: HeadDef['activation']): number[] {
+  const row = new Array<number>(width);
+  const off = b * width;
+  for (let i = 0; i < width; i++) row[i] = Number(out.data[off + i]);
+  if (activation === 'softmax') return softmax(row);
+  if (activation === 'sigmoid') for (let i = 0; i < width; i++) row[i] = sigmoid(row[i]);
+  return row;
 }
 
 /** Decode row `b` of a batch of `batch` rows for one head. */
 export function decodeHead(head: HeadDef, out: RawOutput, b: number, batch: number): HeadResult {
-  const row = rowOf(out, b, batch);
+  const width = widthOf(out, batch);
   if (head.type === 'classification') {
     const labels = head.labels!;
-    if (row.length !== labels.length) throw new Error(`head ${head.task}: ${row.length} outputs for ${labels.length} labels`);
-    const p = head.activation === 'softmax' ? softmax(row) : head.activation === 'sigmoid' ? row.map(sigmoid) : row;
+    if (width !== labels.length) throw new Error(`head ${head.task}: ${width} outputs for ${labels.length} labels`);
+    const p = activated(out, b, width, head.activation);
     let best = 0;
-    for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
+    for (let i = 1; i < width; i++) if (p[i] > p[best]) best = i;
     const probabilities: Record<string, number> = {};
-    labels.forEach((l, i) => (probabilities[l] = p[i]));
+    for (let i = 0; i < width; i++) probabilities[labels[i]] = p[i];
     return { label: labels[best], index: best, probabilities };
   }
   if (head.type === 'multilabel') {
     const labels = head.labels!;
-    if (row.length !== labels.length) throw new Error(`head ${head.task}: ${row.length} outputs for ${labels.length} labels`);
-    const s = head.activation === 'sigmoid' ? row.map(sigmoid) : head.activation === 'softmax' ? softmax(row) : row;
+    if (width !== labels.length) throw new Error(`head ${head.task}: ${width} outputs for ${labels.length} labels`);
+    const s = activated(out, b, width, head.activation);
     const scores: Record<string, number> = {};
     const on: string[] = [];
-    labels.forEach((l, i) => {
-      scores[l] = s[i];
-      const t = typeof head.thresholds === 'number' ? head.thresholds : (head.thresholds?.[i] ?? 0.5);
-      if (s[i] >= t) on.push(l);
-    });
+    const th = head.thresholds;
+    for (let i = 0; i < width; i++) {
+      scores[labels[i]] = s[i];
+      const t = typeof th === 'number' ? th : (th?.[i] ?? 0.5);
+      if (s[i] >= t) on.push(labels[i]);
+    }
     return { labels: on, scores };
   }
   const names = head.names!;
-  if (row.length !== names.length) throw new Error(`head ${head.task}: ${row.length} outputs for ${names.length} names`);
-  const values = row.map((v, i) => (head.scale ? v * head.scale.std[i] + head.scale.mean[i] : v));
-  if (names.length === 1) return { value: values[0], unit: head.units?.[0] ?? '' };
+  if (width !== names.length) throw new Error(`head ${head.task}: ${width} outputs for ${names.length} names`);
+  const off = b * width;
+  const scale = head.scale;
+  const value = (i: number): number => {
+    const v = Number(out.data[off + i]);
+    return scale ? v * scale.std[i] + scale.mean[i] : v;
+  };
+  if (width === 1) return { value: value(0), unit: head.units?.[0] ?? '' };
   const result: Record<string, RegressionValue> = {};
-  names.forEach((n, i) => (result[n] = { value: values[i], unit: head.units?.[i] ?? '' }));
+  for (let i = 0; i < width; i++) result[names[i]] = { value: value(i), unit: head.units?.[i] ?? '' };
   return result;
 }
 
 /** Decode every head for every row: result[b][task]. */
 export function decodeBatch(heads: HeadDef[], outputs: Record<string, RawOutput>, batch: number): Array<Record<string, HeadResult>> {
-  const rows: Array<Record<string, HeadResult>> = Array.from({ length: batch }, () => ({}));
+  const rows = new Array<Record<string, HeadResult>>(batch);
+  for (let b = 0; b < batch; b++) rows[b] = {};
   for (const head of heads) {
     const out = outputs[head.output];
     if (!out) throw new Error(`the model gave no output "${head.output}" for head ${head.task}`);

@@ -2,7 +2,8 @@
  * Micro-batching: up to `maxBatch` items, or whatever arrived within `maxWaitMs` of the oldest, run
  * as one batch; each item's answer goes back to its own caller, in submission order (batches run
  * one at a time). With maxBatch 1 (or maxWaitMs 0) an item runs as soon as the previous batch is
- * done, with no timer. While a batch runs, new items gather for the next one, so under load batches
+ * done, with no timer; when nothing is running or waiting it runs at once, inside `submit`, with no
+ * queue entry and no extra promise (the batch-1 path adds nothing to the run itself). While a batch runs, new items gather for the next one, so under load batches
  * fill by themselves.
  *
  * At most `maxPending` items wait (not counting the batch running); beyond that `submit` rejects
@@ -62,6 +63,7 @@ export class MicroBatcher<I, O> {
   submit(item: I): Promise<O> {
     if (this.closed) return Promise.reject(new Error('inference stopped (node closing)'));
     if (this.queue.length >= this.maxPending) return Promise.reject(new QueueFullError(this.maxPending));
+    if (!this.running && this.queue.length === 0 && this.maxWaitMs === 0) return this.runOne(item);
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, at: Date.now(), resolve, reject });
       this.schedule();
@@ -95,11 +97,49 @@ export class MicroBatcher<I, O> {
     }
   }
 
+  /** Idle and no wait asked for: run this one item now (same effect as a flush of a batch of one). */
+  private runOne(item: I): Promise<O> {
+    this.running = true;
+    this.recordSize(1);
+    let out: Promise<O[]>;
+    try {
+      out = this.runBatch([item]);
+    } catch (err) {
+      out = Promise.reject(err);
+    }
+    return out.then(
+      (answers) => {
+        this.settled();
+        if (answers.length !== 1) throw new Error(`batch of 1 gave ${answers.length} answers`);
+        return answers[0];
+      },
+      (err) => {
+        this.settled();
+        throw err instanceof Error ? err : new Error(String(err));
+      },
+    );
+  }
+
+  private recordSize(n: number): void {
+    this.recentSizes.push(n);
+    if (this.recentSizes.length > 100) this.recentSizes.shift();
+  }
+
+  /** A batch is done: wake close() and start the next one. */
+  private settled(): void {
+    this.running = false;
+    if (this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      waiters.forEach((w) => w());
+    }
+    this.schedule();
+  }
+
   private async flush(): Promise<void> {
     this.running = true;
     const batch = this.queue.splice(0, this.maxBatch);
-    this.recentSizes.push(batch.length);
-    if (this.recentSizes.length > 100) this.recentSizes.shift();
+    this.recordSize(batch.length);
     try {
       const out = await this.runBatch(batch.map((p) => p.item));
       if (out.length !== batch.length) throw new Error(`batch of ${batch.length} gave ${out.length} answers`);
@@ -108,11 +148,7 @@ export class MicroBatcher<I, O> {
       const e = err instanceof Error ? err : new Error(String(err));
       batch.forEach((p) => p.reject(e));
     } finally {
-      this.running = false;
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      waiters.forEach((w) => w());
-      this.schedule();
+      this.settled();
     }
   }
 }

@@ -107,15 +107,19 @@ export class ModelHolder extends EventEmitter {
     if (m.retired && m.users <= 0) void m.runner.close().catch(() => undefined);
   }
 
-  /** Run rows (each a flat [L × features] Float32Array) on model `m` as one batch. */
+  /** Run rows (each a flat [L × features] Float32Array) on model `m` as one batch. A single row is passed to the runtime as it is (not copied): do not change it until the run is done. */
   async run(m: LoadedModel, rows: Float32Array[]): Promise<Record<string, FloatTensor>> {
     const spec = m.spec;
     const rowLen = spec.sequenceLength * spec.featureNames.length;
-    const data = new Float32Array(rows.length * rowLen);
-    rows.forEach((r, i) => {
-      if (r.length !== rowLen) throw new Error(`row ${i} has ${r.length} values, the model takes ${rowLen}`);
-      data.set(r, i * rowLen);
-    });
+    for (let i = 0; i < rows.length; i++) {
+      if (rows[i].length !== rowLen) throw new Error(`row ${i} has ${rows[i].length} values, the model takes ${rowLen}`);
+    }
+    // one row is the batch as it is (no copy); several are stacked
+    let data = rows[0];
+    if (rows.length !== 1) {
+      data = new Float32Array(rows.length * rowLen);
+      for (let i = 0; i < rows.length; i++) data.set(rows[i], i * rowLen);
+    }
     const dims = spec.inputRank === 3 ? [rows.length, spec.sequenceLength, spec.featureNames.length] : [rows.length, spec.featureNames.length];
     return m.runner.run({ [spec.inputName]: { data, dims } });
   }

@@ -38,7 +38,7 @@ export interface Runner {
 
 function toFloat(t: { data: unknown; dims: readonly number[] }): FloatTensor {
   const d = t.data as ArrayLike<number | bigint>;
-  if (d instanceof Float32Array || d instanceof Float64Array) return { data: d, dims: Array.from(t.dims) };
+  if (d instanceof Float32Array || d instanceof Float64Array) return { data: d, dims: t.dims as number[] };
   return { data: Float64Array.from(Array.from(d, (v) => Number(v))), dims: Array.from(t.dims) };
 }
 
@@ -68,10 +68,13 @@ export class MainThreadRunner implements Runner {
   async run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>> {
     if (!this.session) throw new Error('session closed');
     const input: Record<string, OrtApi.Tensor> = {};
-    for (const [k, v] of Object.entries(feeds)) input[k] = new this.ort.Tensor(v.data instanceof Float32Array ? 'float32' : 'float64', v.data, v.dims);
+    for (const k in feeds) {
+      const v = feeds[k];
+      input[k] = new this.ort.Tensor(v.data instanceof Float32Array ? 'float32' : 'float64', v.data, v.dims);
+    }
     const out = await this.session.run(input);
     const result: Record<string, FloatTensor> = {};
-    for (const [k, v] of Object.entries(out)) result[k] = toFloat(v as OrtApi.Tensor);
+    for (const k in out) result[k] = toFloat(out[k] as OrtApi.Tensor);
     return result;
   }
 

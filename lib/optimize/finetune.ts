@@ -105,7 +105,7 @@ interface Prepared {
 
 /** Check the training data against the model (sample counts, labels in range) and choose the losses. */
 async function prepare(trainer: Trainer, model: onnx.IModelProto, data: DataSet, outputNames: string[]): Promise<Prepared> {
-  if (!data.expected || Object.keys(data.expected).length === 0) throw new InputError('training.expected', 'expected outputs or class labels per sample ({ "<output>": { shape, data } })', data.expected);
+  if (!data.expected || Object.keys(data.expected).length === 0) throw new InputError('training.expected', 'target outputs or class labels per sample ({ "<output>": { shape, data } })', data.expected);
   const inputs = Object.entries(data.inputs);
   const samples = inputs[0][1].shape[0] ?? 0;
   if (!(samples > 0)) throw new InputError(`training.inputs.${inputs[0][0]}.shape`, 'a batch dimension ≥ 1', inputs[0][1].shape);
@@ -188,12 +188,12 @@ export async function finetune(
   const model = OnnxModel.fromBuffer(bytes, { validate: false });
   const outputNames = (model.proto.graph?.output ?? []).map((v) => v.name ?? '');
   const trainable = trainableInitializers(model.proto);
-  if (trainable.length === 0) throw new InputError('finetune', 'a model with float weights to train (MatMul / Gemm / Conv)', 'none found');
+  if (trainable.length === 0) throw new InputError('finetune', 'a model with float weights to train (MatMul / Gemm / Conv weights): this one has none');
   let trainer: Trainer;
   try {
     trainer = await Trainer.create(model, { optimizer: 'adam', learningRate: lr, trainable });
   } catch (e) {
-    throw new InputError('finetune', 'a model the tfjs executor can run', 'this model', (e as Error).message);
+    throw new InputError('finetune', `a model the tfjs executor can run (fine-tuning trains the fp32 model before quantisation): ${(e as Error).message}`);
   }
   try {
     const p = await prepare(trainer, model.proto, data, outputNames);

@@ -117,7 +117,7 @@ export function validateChain(o: OptimizeOptions, needCalibration = false): void
   if (o.finetune) {
     validateFinetune(o.finetune);
     if (needCalibration && !o.training) throw new InputError('training', 'training data { inputs, expected } for fine-tuning', undefined);
-    if (needCalibration && !o.training!.expected) throw new InputError('training.expected', 'expected outputs or class labels for fine-tuning', undefined);
+    if (needCalibration && !o.training!.expected) throw new InputError('training.expected', 'target outputs or class labels for fine-tuning', undefined);
   }
   if (!o.prune && !o.pruneConv && !o.lowRank && !o.int8 && !o.codebook) throw new InputError('options', 'at least one of prune, pruneConv, lowRank, int8, codebook', o);
 }

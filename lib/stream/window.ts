@@ -512,8 +512,9 @@ export class SignalWindow {
     }
     if (accepted > 0) {
       // what the per-sample loop evicts by the last sample: times <= t − W, or beyond the count
+      // (a time window cannot pass its limit here: the fast path needs n + batch <= limit)
       const lim = this.kind === 'time' ? t - this.size : -Infinity;
-      const keep = this.kind === 'time' ? Infinity : this.limit;
+      const keep = this.limit;
       while (n > 0 && (n > keep || times[head] <= lim)) {
         const p = head;
         if (order > 0) {

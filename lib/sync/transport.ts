@@ -48,8 +48,9 @@ export interface SyncClientOptions extends mqtt.IClientOptions {
 }
 
 /**
- * One MQTT connection shared by several users: each `subscribe(filter, handler)` adds a handler
- * (the broker subscription is made once per filter and kept across reconnects by mqtt.js).
+ * One MQTT connection shared by several users: each `subscribe(filter, handler)` adds a handler;
+ * the broker subscription is made once per filter, and again on every (re)connection, so filters
+ * asked for while offline take effect when the link comes up.
  */
 export class SyncClient {
   readonly mqtt: mqtt.MqttClient;
@@ -59,7 +60,12 @@ export class SyncClient {
   constructor(url: string, options: SyncClientOptions = {}) {
     const { ackTimeoutMs, ...rest } = options;
     this.ackTimeoutMs = ackTimeoutMs ?? 30000;
-    this.mqtt = mqtt.connect(url, { reconnectPeriod: 1000, connectTimeout: 10000, resubscribe: true, ...rest });
+    this.mqtt = mqtt.connect(url, { reconnectPeriod: 1000, connectTimeout: 10000, ...rest, resubscribe: false });
+    // (re)subscribe every filter on every connection, also those asked for while offline: a gateway
+    // that starts without its uplink must still get its subscriptions when the link comes up
+    this.mqtt.on('connect', () => {
+      for (const filter of this.handlers.keys()) this.mqtt.subscribe(filter, { qos: 1 }, () => undefined);
+    });
     this.mqtt.on('error', () => {
       // reported through 'connect'/'offline' state; an unhandled 'error' event would crash the process
     });
@@ -128,7 +134,13 @@ export class SyncClient {
       this.handlers.set(filter, set);
     }
     set.add(handler);
-    if (fresh) await this.mqtt.subscribeAsync(filter, { qos: 1 });
+    if (fresh && this.mqtt.connected) {
+      try {
+        await this.mqtt.subscribeAsync(filter, { qos: 1 });
+      } catch {
+        // the connection dropped meanwhile: the 'connect' handler subscribes again
+      }
+    }
   }
 
   async unsubscribe(filter: string, handler: MessageHandler): Promise<void> {

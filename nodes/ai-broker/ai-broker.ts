@@ -20,6 +20,7 @@ interface AiBrokerDef extends NodeDef {
   ca?: string;
   clientId?: string;
   ackTimeout?: string | number;
+  persistent?: boolean;
 }
 
 interface Credentials {
@@ -41,6 +42,7 @@ export = function (RED: NodeAPI): void {
     node.configError = null;
 
     const embeddedOn = config.embedded === true || String(config.embedded) === 'true';
+    const persistent = config.persistent === true || String(config.persistent) === 'true';
     let port = 1883;
     let ackTimeoutMs = 30000;
     try {
@@ -74,7 +76,9 @@ export = function (RED: NodeAPI): void {
       }
       const tls = config.tls === true || String(config.tls) === 'true' || /^(mqtts|wss|ssl):/.test(url);
       const options: Record<string, unknown> = {
-        clientId: config.clientId || `industrial-ai-${node.id}-${Math.random().toString(16).slice(2, 8)}`,
+        // a persistent session needs the same client id on every connection
+        clientId: config.clientId || (persistent ? `industrial-ai-${node.id}` : `industrial-ai-${node.id}-${Math.random().toString(16).slice(2, 8)}`),
+        clean: !persistent,
         reconnectPeriod: 2000,
         ackTimeoutMs,
       };

@@ -4,9 +4,11 @@
  * the record that went in. Output 2: model events (installed / refused / restored) and control answers.
  */
 import * as fs from 'fs';
+import { performance } from 'perf_hooks';
 import type { NodeAPI, Node, NodeDef } from 'node-red';
 import { onInput, configNumber, type Send } from '../shared/adapter';
 import { InputMapper } from '../../lib/infer/input-mapping';
+import { LatencyWindow } from '../../lib/infer/latency-window';
 import { MicroBatcher } from '../../lib/infer/micro-batcher';
 import { decodeBatch, type HeadResult } from '../../lib/infer/heads';
 import type { LoadedModel, ModelEvent, ModelHolder } from '../../lib/infer/model-holder';
@@ -28,21 +30,6 @@ interface MultitaskInferDef extends NodeDef {
 interface Item {
   model: LoadedModel;
   row: Float32Array;
-}
-
-/** Latency ring for the status and msg.control = 'stats'. */
-class LatencyWindow {
-  private readonly values: number[] = [];
-  constructor(private readonly size = 200) {}
-  add(ms: number): void {
-    this.values.push(ms);
-    if (this.values.length > this.size) this.values.shift();
-  }
-  quantile(q: number): number | undefined {
-    if (this.values.length === 0) return undefined;
-    const s = [...this.values].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  }
 }
 
 export = function register(RED: NodeAPI): void {
@@ -103,16 +90,25 @@ export = function register(RED: NodeAPI): void {
     }
 
     async function runBatch(items: Item[]): Promise<Array<Record<string, HeadResult>>> {
+      if (items.length === 1) {
+        // batch 1 (the usual case at low rates): no grouping, no copies
+        const m = items[0].model;
+        const t0 = performance.now();
+        const out = await holder!.run(m, [items[0].row]);
+        const decoded = decodeBatch(m.spec.heads, out, 1);
+        latency.add(performance.now() - t0);
+        return decoded;
+      }
       const answers: Array<Record<string, HeadResult>> = [];
       // A batch may span a swap: run each consecutive group on the model it was mapped for.
       for (let i = 0; i < items.length; ) {
         let j = i + 1;
         while (j < items.length && items[j].model === items[i].model) j++;
         const m = items[i].model;
-        const t0 = process.hrtime.bigint();
+        const t0 = performance.now();
         const out = await holder!.run(m, items.slice(i, j).map((it) => it.row));
         const decoded = decodeBatch(m.spec.heads, out, j - i);
-        latency.add(Number(process.hrtime.bigint() - t0) / 1e6);
+        latency.add(performance.now() - t0);
         answers.push(...decoded);
         i = j;
       }

@@ -14,7 +14,7 @@ import { resolveUserPath } from '../../lib/paths';
 import { specFromConfig, type ChainSpec, type RawNodeConfig } from '../../lib/optimize/options';
 import { runInWorker, type WorkerRun } from '../../lib/optimize/run-in-worker';
 
-type Def = NodeDef & RawNodeConfig & { outputPath?: string; calibrationFile?: string; validationFile?: string; maxQueue?: string | number };
+type Def = NodeDef & RawNodeConfig & { outputPath?: string; calibrationFile?: string; validationFile?: string; trainingFile?: string; maxQueue?: string | number };
 
 interface Job {
   msg: any;
@@ -76,10 +76,14 @@ export = function register(RED: NodeAPI): void {
       let model: { bytes: Buffer; source?: string };
       let calibration: unknown;
       let validation: unknown;
+      let training: unknown;
       try {
         model = modelOf(msg);
         calibration = msg.calibration ?? readFileData(def.calibrationFile, 'calibrationFile');
         validation = msg.validation ?? readFileData(def.validationFile, 'validationFile');
+        training = msg.training ?? readFileData(def.trainingFile, 'trainingFile');
+        if (training !== undefined && !spec!.finetuneEpochs) throw new InputError('training', 'fine-tuning epochs set in the node (training data is only used for fine-tuning)', 'fine-tuning off');
+        if (training === undefined && spec!.finetuneEpochs) throw new InputError('training', 'training data { inputs, expected } for fine-tuning (msg.training or the Training file)', undefined);
       } catch (e) {
         stats.failed++;
         done(e as Error);
@@ -92,7 +96,7 @@ export = function register(RED: NodeAPI): void {
         return next();
       }
       node.status({ fill: 'blue', shape: 'dot', text: RED._('prune-quantize.status.starting', { queued: queue.length }) });
-      const run = runInWorker({ model: new Uint8Array(model.bytes), spec: spec!, calibration, validation }, (f, stage) => {
+      const run = runInWorker({ model: new Uint8Array(model.bytes), spec: spec!, calibration, validation, training }, (f, stage) => {
         node.status({ fill: 'blue', shape: 'dot', text: `${stage} ${Math.round(f * 100)}%${queue.length ? ` (+${queue.length})` : ''}` });
       });
       running = { job, run };
@@ -114,7 +118,9 @@ export = function register(RED: NodeAPI): void {
           else delete msg.model.path;
           msg.report = report;
           stats.processed++;
-          const speed = report.ratios.speedupBatch1 ? `, ×${report.ratios.speedupBatch1.toFixed(1)}` : '';
+          let speed = report.ratios.speedupBatch1 ? `, ×${report.ratios.speedupBatch1.toFixed(1)}` : '';
+          const ft = report.steps?.finetune;
+          if (ft) speed += `, ${RED._('prune-quantize.status.tuned', { before: ft.lossBefore.toPrecision(2), after: ft.lossAfter.toPrecision(2) })}`;
           node.status({ fill: 'green', shape: 'dot', text: RED._('prune-quantize.status.done', { size: (report.ratios.bytes * 100).toFixed(0), speed }) });
           send(msg);
           done();

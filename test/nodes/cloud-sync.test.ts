@@ -115,10 +115,12 @@ describe('cloud-sync node', function () {
         const bad = await edge({ user: 'gateway', password: 'wrong' });
         bad.send({ payload: { current: 2 } });
         bad.send({ control: 'upload' });
-        // not authorised: the upload cannot be acknowledged, the sample stays queued
+        // not authorised: the node still starts (a gateway may start without its link), stores the
+        // sample, and the upload cannot be acknowledged, so the sample stays queued
         await bad.until(() => bad.caught.length === 1, 10000);
         assert.match(bad.caught[0].error.message, /upload stopped: .* \(1 samples kept\)/);
         assert.equal(seen.length, 1);
+        assert.equal(bad.completed.length, 1);
       } finally {
         await probe.close(true);
       }
@@ -187,8 +189,8 @@ describe('cloud-sync node', function () {
     await waitFor(() => {
       c1.receive({ control: 'fleet' });
       const last = cloudOut[2][cloudOut[2].length - 1];
-      const view = Object.fromEntries(last.payload.map((v: any) => [v.gateway, v.models.turbine?.version]));
-      return view['gw-a'] === 2 && view['gw-b'] === 3;
+      const view = Object.fromEntries(last.payload.map((v: any) => [v.gateway, v]));
+      return view['gw-a']?.models.turbine?.version === 2 && view['gw-a'].lastModelEvent?.event === 'refused' && view['gw-b']?.models.turbine?.version === 3;
     }, 5000);
     assert.equal(h.caught.length, 0);
   });

@@ -83,6 +83,37 @@ describe('prune-quantize node', function () {
     assert.ok(g.node.some((n) => n.opType === 'QuantizeLinear'));
   });
 
+  it('fine-tunes on msg.training after pruning (report and status); missing or bad training data reaches Catch', async () => {
+    const h = await loadNode(pruneQuantize, { type: 'prune-quantize', pruneMode: 'keep', pruneValue: '8', finetuneEpochs: '4', finetuneLr: '0.01', finetuneBatch: '8', int8: 'dynamic', latency: false });
+    const statuses: string[] = [];
+    const orig = h.node.status.bind(h.node);
+    h.node.status = (s: { text?: string }) => { statuses.push(s.text ?? ''); return orig(s); };
+    const n = 16;
+    const xs = Array.from({ length: n * 8 }, (_, i) => Math.cos(i * 0.37));
+    const ys = Array.from({ length: n }, (_, s) => 0.4 * xs[s * 8] + 0.2 * xs[s * 8 + 3]);
+    const training = { inputs: { features: { shape: [n, 8], data: xs } }, expected: { y: { shape: [n, 1], data: ys } } };
+    h.send({ payload: model });                                                   // no training data
+    h.send({ payload: model, training: { ...training, expected: { y: { shape: [n, 1], data: ys.slice(1) } } } });
+    h.send({ payload: model, training });
+    await h.until(() => h.completed.length + h.caught.length === 3, 30000);
+    assert.equal(h.caught.length, 2);
+    assert.equal(h.completed.length, 1);
+    const messages = h.caught.map((c) => c.error.message);
+    assert.ok(messages.some((m: string) => /training: expected training data \{ inputs, expected \} for fine-tuning/.test(m)), messages.join('\n'));
+    assert.ok(messages.some((m: string) => /training.expected.y.data: expected 16 numbers for shape \[16, 1\]/.test(m)), messages.join('\n'));
+    const ft = h.outputs[0][0].report.steps.finetune;
+    assert.deepEqual([ft.epochs, ft.learningRate, ft.batchSize, ft.samples, ft.history.length], [4, 0.01, 8, 16, 4]);
+    assert.ok(ft.lossAfter < ft.lossBefore, `${ft.lossBefore} → ${ft.lossAfter}`);
+    assert.ok(opTypes(h.outputs[0][0].payload).includes('MatMulInteger'));
+    assert.ok(statuses.some((s) => /fine-tuning epoch 4\/4/.test(s)), statuses.join(' | '));
+    await helper.unload();
+    // training data for a node that does not fine-tune: refused, not silently ignored
+    const h2 = await loadNode(pruneQuantize, { type: 'prune-quantize', int8: 'dynamic', latency: false });
+    h2.send({ payload: model, training });
+    await h2.until(() => h2.caught.length === 1);
+    assert.match(h2.caught[0].error.message, /training: expected fine-tuning epochs set in the node/);
+  });
+
   it('answers control stats; a bad config shows in status and refuses input', async () => {
     const h = await loadNode(pruneQuantize, { type: 'prune-quantize', int8: 'dynamic', latency: false });
     h.send({ control: 'stats' });
@@ -130,7 +161,13 @@ describe('prune-quantize example flows', function () {
       const [before, after] = String(summary[metric]).split(' → ').map(Number);
       // 90 random seams: the model scores ≈ 98–99 %; 0.85 leaves room for an unlucky draw (never flaky)
       if (metric === 'seam_class_accuracy') assert.ok(before >= 0.85 && after >= 0.85, summary[metric]);
-      else assert.ok(after < 0.1, summary[metric]);
+      else {
+        assert.ok(after < 0.1, summary[metric]);
+        // pruned half the neurons, then fine-tuned: the error after fine-tuning is well below the pruned model's
+        const [pruned, tuned] = String(summary.nox_meanRelativeError_pruned_then_finetuned).split(' → ').map(Number);
+        assert.ok(pruned > 0.08 && tuned < pruned / 2, summary.nox_meanRelativeError_pruned_then_finetuned);
+        assert.match(summary.finetune, /^10 epochs on 256 points, training loss /);
+      }
     });
   }
 });

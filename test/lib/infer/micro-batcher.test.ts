@@ -79,6 +79,69 @@ describe('infer/micro-batcher', () => {
     await assert.rejects(short.submit(1), /batch of 1 gave 0 answers/);
   });
 
+  it('idle at batch 1: the run starts inside submit (no queue entry, no timer); later items queue behind it in order', async () => {
+    const g = gated();
+    const b = new MicroBatcher<number, number>({ maxBatch: 1, maxWaitMs: 500 }, g.run);
+    const first = b.submit(1);
+    // started synchronously, before any tick: nothing waits in the queue
+    assert.deepEqual(g.calls, [[1]]);
+    assert.equal(b.pending, 0);
+    assert.equal(b.busy, true);
+    const second = b.submit(2);
+    const third = b.submit(3);
+    assert.equal(b.pending, 2, 'items arriving while a run is going wait for it');
+    const order: number[] = [];
+    void first.then((v) => order.push(v));
+    void second.then((v) => order.push(v));
+    void third.then((v) => order.push(v));
+    await g.releaseNext();
+    await g.releaseNext();
+    await g.releaseNext();
+    assert.deepEqual(await Promise.all([first, second, third]), [10, 20, 30]);
+    assert.deepEqual(order, [10, 20, 30]);
+    assert.deepEqual(g.calls, [[1], [2], [3]]);
+    assert.deepEqual(b.recentSizes, [1, 1, 1]);
+    assert.equal(b.busy, false);
+    // idle again: the next one starts at once too
+    const fourth = b.submit(4);
+    assert.deepEqual(g.calls[3], [4]);
+    await g.releaseNext();
+    assert.equal(await fourth, 40);
+  });
+
+  it('the immediate path reports failures like a batch: thrown, rejected, or a wrong answer count; the next item still runs', async () => {
+    let mode: 'throw' | 'reject' | 'short' | 'ok' = 'throw';
+    const b = new MicroBatcher<number, number>({ maxBatch: 1, maxWaitMs: 0 }, (items) => {
+      if (mode === 'throw') throw new Error('sync failure');
+      if (mode === 'reject') return Promise.reject('plain string');
+      if (mode === 'short') return Promise.resolve([]);
+      return Promise.resolve(items.map((i) => -i));
+    });
+    await assert.rejects(b.submit(1), /sync failure/);
+    assert.equal(b.busy, false);
+    mode = 'reject';
+    await assert.rejects(b.submit(2), (e: unknown) => e instanceof Error && e.message === 'plain string');
+    mode = 'short';
+    await assert.rejects(b.submit(3), /batch of 1 gave 0 answers/);
+    mode = 'ok';
+    assert.equal(await b.submit(4), -4);
+    await b.close();
+    await assert.rejects(b.submit(5), /node closing/);
+  });
+
+  it('close() waits for a run started on the immediate path', async () => {
+    const g = gated();
+    const b = new MicroBatcher<number, number>({ maxBatch: 4, maxWaitMs: 0 }, g.run);
+    const p = b.submit(7);
+    let closed = false;
+    const closing = b.close().then(() => (closed = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(closed, false);
+    await g.releaseNext();
+    await closing;
+    assert.equal(await p, 70);
+  });
+
   it('rejects bad options', () => {
     assert.throws(() => new MicroBatcher({ maxBatch: 0, maxWaitMs: 0 }, async () => []), /maxBatch/);
     assert.throws(() => new MicroBatcher({ maxBatch: 2, maxWaitMs: -1 }, async () => []), /maxWaitMs/);

@@ -25,6 +25,25 @@ describe('infer/model-holder', () => {
     }
   });
 
+  it('one row runs as it is and gives the same answer as the same row inside a batch; a row of the wrong length is refused', async () => {
+    const h = new ModelHolder({ runIn: 'main' });
+    try {
+      const m = await h.open(makeModel(v1));
+      const single = Float32Array.from(row);
+      const one = await h.run(m, [single]);
+      const two = await h.run(m, [new Float32Array(4), row]);
+      const want = gemmRow(row, v1.heads[1].W, v1.heads[1].b);
+      assert.deepEqual(one.performance.dims, [1, 2]);
+      assert.ok(Math.abs(one.performance.data[0] - want[0]) < 1e-5 && Math.abs(one.performance.data[1] - want[1]) < 1e-5);
+      assert.deepEqual(Array.from(one.performance.data), Array.from(two.performance.data.slice(2)));
+      assert.deepEqual(Array.from(single), Array.from(row), 'the row is not changed by the run');
+      await assert.rejects(h.run(m, [new Float32Array(3)]), /row 0 has 3 values, the model takes 4/);
+      await assert.rejects(h.run(m, [row, new Float32Array(5)]), /row 1 has 5 values/);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('a swap is atomic: runs already holding the old model finish on it, new ones get the new model', async () => {
     const h = new ModelHolder({ runIn: 'main' });
     try {

@@ -75,4 +75,38 @@ describe('optimize: CLI (industrial-ai optimize)', () => {
     assert.equal(await main(['optimize', '-o', 'y.onnx'], c.io), 2);
     assert.match(c.o.err, /no input model given/);
   });
+
+  it('fine-tunes with --finetune-epochs / --train / --lr / --batch-size, and refuses incomplete or bad fine-tuning flags', async () => {
+    const out = path.join(dir, 'ft.onnx');
+    const report = path.join(dir, 'ft-report.json');
+    const train = path.join(dir, 'train.json');
+    const n = 16;
+    const xs = Array.from({ length: n * 8 }, (_, i) => Math.sin(i * 0.7));
+    const ys = Array.from({ length: n }, (_, s) => xs[s * 8] - 0.5 * xs[s * 8 + 1]);
+    fs.writeFileSync(train, JSON.stringify({ inputs: { features: { shape: [n, 8], data: xs } }, expected: { y: { shape: [n, 1], data: ys } } }));
+    let c = io();
+    const code = await main(['optimize', input, '-o', out, '--prune-keep', '8', '--finetune-epochs', '3', '--train', train, '--lr', '0.005', '--batch-size', '8', '--int8', 'dynamic', '--no-latency', '--report', report], c.io);
+    assert.equal(code, 0, c.o.err);
+    assert.match(c.o.out, /fine-tuning: 3 epochs on 16 samples \(lr 0\.005, batch 8, /);
+    assert.match(c.o.err, /fine-tuning epoch 1\/3/);
+    const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+    assert.equal(r.steps.finetune.history.length, 3);
+    assert.equal(r.steps.finetune.batchSize, 8);
+    assert.ok(r.steps.finetune.lossAfter < r.steps.finetune.lossBefore);
+    assert.ok(opTypes(fs.readFileSync(out)).includes('MatMulInteger'));
+    c = io();
+    assert.equal(await main(['optimize', input, '-o', out, '--prune-keep', '8', '--train', train], c.io), 2);
+    assert.match(c.o.err, /--train is for fine-tuning: give --finetune-epochs N too/);
+    c = io();
+    assert.equal(await main(['optimize', input, '-o', out, '--prune-keep', '8', '--finetune-epochs', '2'], c.io), 2);
+    assert.match(c.o.err, /--finetune-epochs needs training data \(--train data.json\)/);
+    c = io();
+    assert.equal(await main(['optimize', input, '-o', out, '--prune-keep', '8', '--lr', '0.1'], c.io), 2);
+    assert.match(c.o.err, /--lr and --batch-size are fine-tuning options/);
+    c = io();
+    const bad = path.join(dir, 'train-bad.json');
+    fs.writeFileSync(bad, JSON.stringify({ inputs: { features: { shape: [2, 8], data: xs.slice(0, 16) } } }));
+    assert.equal(await main(['optimize', input, '-o', out, '--prune-keep', '8', '--finetune-epochs', '2', '--train', bad, '-q'], c.io), 1);
+    assert.match(c.o.err, /training.expected: expected target outputs or class labels/);
+  });
 });
