@@ -54,10 +54,11 @@ export = function register(RED: NodeAPI): void {
       m.counts = o.counts;
       m.gaps = o.gaps;
       if (o.window) m.window = o.window;
-      // a batch's sampleRate / timestamps no longer describe the payload
-      delete m.sampleRate;
+      // a batch's sampleRate / timestamps no longer describe the payload (set to undefined, not
+      // deleted: delete would turn the message into a slow dictionary-mode object downstream)
+      if (m.sampleRate !== undefined) m.sampleRate = undefined;
       if (o.timestamps) m.timestamps = o.timestamps;
-      else delete m.timestamps;
+      else if (m.timestamps !== undefined) m.timestamps = undefined;
       return m;
     };
 
