@@ -23,6 +23,18 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const SIZE = QUICK ? 2 * 1024 * 1024 : 42 * 1024 * 1024;
 const ROUNDS = QUICK ? 1 : 3;
 const GATEWAYS = 8;
+/** a measurement that takes longer than this is reported as timed out instead of hanging the run */
+const LIMIT_MS = 300_000;
+/** long keep-alive: a client starved of CPU while parsing a 42 MB message must not be dropped for a missed ping */
+const CLIENT = { keepalive: 600 };
+
+function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result within ${LIMIT_MS / 1000} s`)), LIMIT_MS);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -36,17 +48,17 @@ async function rawPublish(broker: TestBroker, bytes: Buffer, round: number): Pro
   let resolveAll: () => void = () => undefined;
   const all = new Promise<void>((r) => (resolveAll = r));
   for (let i = 0; i < GATEWAYS; i++) {
-    const c = new SyncClient(broker.url, { clientId: `raw-${round}-${i}` });
+    const c = new SyncClient(broker.url, { ...CLIENT, clientId: `raw-${round}-${i}` });
     await c.waitConnected();
     await c.subscribe(topic, (_t, p) => {
       if (p.length === bytes.length && ++received === GATEWAYS) resolveAll();
     });
     subs.push(c);
   }
-  const pub = new SyncClient(broker.url, { clientId: `raw-pub-${round}`, ackTimeoutMs: 600_000 });
+  const pub = new SyncClient(broker.url, { ...CLIENT, clientId: `raw-pub-${round}`, ackTimeoutMs: 600_000 });
   await pub.waitConnected();
   const t0 = process.hrtime.bigint();
-  await Promise.all([pub.publishAcked(topic, bytes), all]);
+  await within(Promise.all([pub.publishAcked(topic, bytes), all]), 'raw publish');
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   await pub.close(true);
   for (const c of subs) await c.close(true);
@@ -55,7 +67,7 @@ async function rawPublish(broker: TestBroker, bytes: Buffer, round: number): Pro
 
 async function syncDelivery(broker: TestBroker, bytes: Buffer, round: number, root: string): Promise<number> {
   const keys = generateKeyPair();
-  const cloudClient = new SyncClient(broker.url, { clientId: `cloud-${round}`, ackTimeoutMs: 600_000 });
+  const cloudClient = new SyncClient(broker.url, { ...CLIENT, clientId: `cloud-${round}`, ackTimeoutMs: 600_000 });
   await cloudClient.waitConnected();
   const cloudStore = new DurableQueue({ path: ':memory:', maxAgeMs: 0 });
   const fleet = `bench${round}`;
@@ -65,7 +77,7 @@ async function syncDelivery(broker: TestBroker, bytes: Buffer, round: number, ro
   let resolveAll: () => void = () => undefined;
   const all = new Promise<void>((r) => (resolveAll = r));
   for (let i = 0; i < GATEWAYS; i++) {
-    const client = new SyncClient(broker.url, { clientId: `gw-${round}-${i}` });
+    const client = new SyncClient(broker.url, { ...CLIENT, clientId: `gw-${round}-${i}` });
     await client.waitConnected();
     const queue = new DurableQueue({ path: ':memory:', maxAgeMs: 0 });
     const edge = new EdgeSync({
@@ -79,8 +91,7 @@ async function syncDelivery(broker: TestBroker, bytes: Buffer, round: number, ro
     edges.push({ edge, client, queue });
   }
   const t0 = process.hrtime.bigint();
-  await cloud.publishModel(bytes, { name: 'bench', version: 1 });
-  await all;
+  await within(cloud.publishModel(bytes, { name: 'bench', version: 1 }).then(() => all), 'cloud-sync delivery');
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   // check one gateway's file
   const sha = crypto.createHash('sha256').update(fs.readFileSync(path.join(root, `r${round}-gw0`, 'bench.onnx'))).digest('hex');
@@ -130,7 +141,10 @@ async function main(): Promise<void> {
   else console.log('mosquitto  skipped: /usr/sbin/mosquitto not installed');
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
