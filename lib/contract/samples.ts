@@ -61,9 +61,28 @@ export function readTopic(msg: Msg, required = true): string | undefined {
   return String(topic);
 }
 
-/** Whether a payload is a batch of numbers (array or float typed array). */
+const FLOAT_ARRAY_TAGS: Record<string, Float64ArrayConstructor | Float32ArrayConstructor> = {
+  '[object Float64Array]': Float64Array,
+  '[object Float32Array]': Float32Array,
+};
+
+/**
+ * A same-realm Float32Array/Float64Array for one made in another JavaScript realm, anything else
+ * unchanged. A Function node runs in a vm context, so a Float64Array it creates fails
+ * `instanceof Float64Array` here; it is re-viewed over the same memory (no copy).
+ */
+export function sameRealmFloats<T>(value: T): T {
+  if (value instanceof Float64Array || value instanceof Float32Array || !ArrayBuffer.isView(value)) return value;
+  const Ctor = FLOAT_ARRAY_TAGS[Object.prototype.toString.call(value)];
+  if (!Ctor) return value;
+  const view = value as unknown as { buffer: ArrayBuffer; byteOffset: number; length: number };
+  return new Ctor(view.buffer, view.byteOffset, view.length) as unknown as T;
+}
+
+/** Whether a payload is a batch of numbers (array or float typed array, from any realm). */
 export function isBatchPayload(payload: unknown): payload is ArrayLike<number> {
-  return Array.isArray(payload) || payload instanceof Float64Array || payload instanceof Float32Array;
+  return Array.isArray(payload) || payload instanceof Float64Array || payload instanceof Float32Array
+    || (ArrayBuffer.isView(payload) && Object.prototype.toString.call(payload) in FLOAT_ARRAY_TAGS);
 }
 
 /** One numeric sample. Numeric strings ("12.5") are accepted, as Node-RED inputs often send them. */
@@ -81,7 +100,7 @@ export function readSample(msg: Msg, options: { now?: number; requireTopic?: boo
  */
 export function readSamples(msg: Msg, options: { now?: number; requireTopic?: boolean } = {}): Batch {
   const topic = readTopic(msg, options.requireTopic ?? true);
-  const payload = msg.payload;
+  const payload = sameRealmFloats(msg.payload);
   if (!isBatchPayload(payload)) {
     const value = toNumber(payload, 'msg.payload');
     return { topic, values: [value], start: readTimestamp(msg, options.now), intervalMs: 0, timestamps: null };
@@ -91,7 +110,7 @@ export function readSamples(msg: Msg, options: { now?: number; requireTopic?: bo
       if (typeof payload[i] !== 'number') throw new InputError(`msg.payload[${i}]`, 'a number', payload[i]);
     }
   }
-  const timestamps = msg.timestamps;
+  const timestamps = sameRealmFloats(msg.timestamps);
   if (timestamps !== undefined && timestamps !== null) {
     if (!isBatchPayload(timestamps) || timestamps.length !== payload.length) {
       throw new InputError('msg.timestamps', `an array of ${payload.length} timestamps (one per sample)`, timestamps);

@@ -7,7 +7,7 @@ import { onInput, type Send } from '../shared/adapter';
 import { InputError } from '../../lib/errors';
 import { parseConfig, type RawSensorWindowConfig } from '../../lib/stream/config';
 import { SensorWindows, type WindowOutput } from '../../lib/stream/sensor-windows';
-import { readWindowInput } from '../../lib/stream/input';
+import { readSamples } from '../../lib/contract/samples';
 
 type SensorWindowDef = NodeDef & RawSensorWindowConfig;
 
@@ -77,7 +77,7 @@ export = function register(RED: NodeAPI): void {
         scheduleStatus();
         return;
       }
-      const batch = readWindowInput(msg, { requireTopic: windows.config.defaultTopic === null });
+      const batch = readSamples(msg, { requireTopic: windows.config.defaultTopic === null });
       try {
         const outputs = windows.ingest(batch);
         // on every input: the input message carries its answer on (its other properties kept, as
