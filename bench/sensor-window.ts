@@ -13,6 +13,8 @@ import sensorWindow = require('../nodes/sensor-window/sensor-window');
 import passThrough = require('../test/support/pass-through-node');
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** BENCH_ONLY=flow runs only section 2 (the node vs pass-through in a flow), e.g. under node --cpu-prof */
+const ONLY_FLOW = process.env.BENCH_ONLY === 'flow';
 const RATE = 1000;
 const WINDOW = 300_000;
 const BATCH = 1000;
@@ -184,6 +186,18 @@ function spreadProbe(n: number): { packed: string; holeyLimit: number } {
   return { packed: result, holeyLimit: lo };
 }
 
+function libSection(libSamples: number): void {
+  const data = signal(WINDOW + libSamples);
+  const lib: Array<[string, number]> = [];
+  libRate(data.subarray(0, WINDOW + 1_000_000), ['mean'], 'time', [300, 800], 1); // warm-up
+  lib.push(['mean + range filter, 5-min time window', libRate(data, ['mean'], 'time', [300, 800])]);
+  lib.push(['mean + range filter, 300 000-sample count window', libRate(data, ['mean'], 'count', [300, 800])]);
+  lib.push(['max, 5-min time window', libRate(data, ['max'], 'time', [300, 800])]);
+  lib.push(['all 8 statistics, 5-min time window', libRate(data, ['mean', 'min', 'max', 'std', 'rms', 'ptp', 'kurtosis', 'last'], 'time', [300, 800])]);
+  console.log('\n1. lib window (one core), samples/s with the window full (best of 5 runs):');
+  for (const [what, r] of lib) console.log(`   ${what.padEnd(50)} ${fmt(r).padStart(9)} samples/s${what.startsWith('mean + range filter, 5') ? `  (goal >= 50 M/s: ${r >= 50e6 ? 'met' : 'NOT met'})` : ''}`);
+}
+
 async function main(): Promise<void> {
   const libSamples = QUICK ? 1_000_000 : 5_000_000;
   // many short rounds alternating between the nodes: on a shared machine the best round of each is
@@ -196,15 +210,7 @@ async function main(): Promise<void> {
   console.log(`sensor-window benchmark${QUICK ? ' (BENCH_QUICK)' : ''}: Node.js ${process.version}, ${os.cpus().length} cores, load average ${load()}; 1 kHz signal, window ${WINDOW} samples (5 min)`);
 
   // 1. lib
-  const data = signal(WINDOW + libSamples);
-  const lib: Array<[string, number]> = [];
-  libRate(data.subarray(0, WINDOW + 1_000_000), ['mean'], 'time', [300, 800], 1); // warm-up
-  lib.push(['mean + range filter, 5-min time window', libRate(data, ['mean'], 'time', [300, 800])]);
-  lib.push(['mean + range filter, 300 000-sample count window', libRate(data, ['mean'], 'count', [300, 800])]);
-  lib.push(['max, 5-min time window', libRate(data, ['max'], 'time', [300, 800])]);
-  lib.push(['all 8 statistics, 5-min time window', libRate(data, ['mean', 'min', 'max', 'std', 'rms', 'ptp', 'kurtosis', 'last'], 'time', [300, 800])]);
-  console.log('\n1. lib window (one core), samples/s with the window full (best of 5 runs):');
-  for (const [what, r] of lib) console.log(`   ${what.padEnd(50)} ${fmt(r).padStart(9)} samples/s${what.startsWith('mean + range filter, 5') ? `  (goal >= 50 M/s: ${r >= 50e6 ? 'met' : 'NOT met'})` : ''}`);
+  if (!ONLY_FLOW) libSection(libSamples);
 
   // 2. node in a flow, 1000-sample batches, vs pass-through, rounds alternating in one flow
   await startServer();
@@ -226,6 +232,10 @@ async function main(): Promise<void> {
   console.log(`   sensor-window mean + range    ${fmt(best(flow.sw)).padStart(9)} msg/s  ${fmt(best(flow.sw) * BATCH).padStart(9)} samples/s  = ${(100 * ratio(flow.sw, flow.pt)).toFixed(0)} % of pass-through (goal >= 80 %)`);
   console.log(`   sensor-window max             ${fmt(best(flow.swMax)).padStart(9)} msg/s  ${fmt(best(flow.swMax) * BATCH).padStart(9)} samples/s  = ${(100 * ratio(flow.swMax, flow.pt)).toFixed(0)} % of pass-through`);
 
+  if (ONLY_FLOW) {
+    await stopServer();
+    return;
+  }
   // 3. against node-red-node-smooth on the same 1 kHz signal, scalar messages
   const scalars = signal(scalarPrefill + rounds * scalarsPerRound);
   const scalarMsg = (k: number) => ({ topic: 'pressure', payload: scalars[k], timestamp: k });

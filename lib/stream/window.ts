@@ -333,22 +333,22 @@ export class SignalWindow {
           const d = vals[p] - K;
           let y = -d;
           let s = s1 + y;
-          c1 += Math.abs(s1) >= Math.abs(y) ? s1 - s + y : y - s + s1;
+          c1 += s1 - (s - (s - s1)) + (y - (s - s1));
           s1 = s;
           if (order > 1) {
             const d2 = d * d;
             y = -d2;
             s = s2 + y;
-            c2 += Math.abs(s2) >= d2 ? s2 - s + y : y - s + s2;
+            c2 += s2 - (s - (s - s2)) + (y - (s - s2));
             s2 = s;
             if (order > 2) {
               y = -d2 * d;
               s = s3 + y;
-              c3 += Math.abs(s3) >= Math.abs(y) ? s3 - s + y : y - s + s3;
+              c3 += s3 - (s - (s - s3)) + (y - (s - s3));
               s3 = s;
               y = -d2 * d2;
               s = s4 + y;
-              c4 += Math.abs(s4) >= -y ? s4 - s + y : y - s + s4;
+              c4 += s4 - (s - (s - s4)) + (y - (s - s4));
               s4 = s;
             }
           }
@@ -372,21 +372,21 @@ export class SignalWindow {
       if (order > 0) {
         const d = x - K;
         let s = s1 + d;
-        c1 += Math.abs(s1) >= Math.abs(d) ? s1 - s + d : d - s + s1;
+        c1 += s1 - (s - (s - s1)) + (d - (s - s1));
         s1 = s;
         if (order > 1) {
           const d2 = d * d;
           s = s2 + d2;
-          c2 += Math.abs(s2) >= d2 ? s2 - s + d2 : d2 - s + s2;
+          c2 += s2 - (s - (s - s2)) + (d2 - (s - s2));
           s2 = s;
           if (order > 2) {
             const d3 = d2 * d;
             s = s3 + d3;
-            c3 += Math.abs(s3) >= Math.abs(d3) ? s3 - s + d3 : d3 - s + s3;
+            c3 += s3 - (s - (s - s3)) + (d3 - (s - s3));
             s3 = s;
             const d4 = d2 * d2;
             s = s4 + d4;
-            c4 += Math.abs(s4) >= d4 ? s4 - s + d4 : d4 - s + s4;
+            c4 += s4 - (s - (s - s4)) + (d4 - (s - s4));
             s4 = s;
           }
         }
@@ -480,21 +480,21 @@ export class SignalWindow {
       if (order > 0) {
         const d = x - K;
         let s = s1 + d;
-        c1 += Math.abs(s1) >= Math.abs(d) ? s1 - s + d : d - s + s1;
+        c1 += s1 - (s - (s - s1)) + (d - (s - s1));
         s1 = s;
         if (order > 1) {
           const d2 = d * d;
           s = s2 + d2;
-          c2 += s2 >= d2 ? s2 - s + d2 : d2 - s + s2;
+          c2 += s2 - (s - (s - s2)) + (d2 - (s - s2));
           s2 = s;
           if (order > 2) {
             const d3 = d2 * d;
             s = s3 + d3;
-            c3 += Math.abs(s3) >= Math.abs(d3) ? s3 - s + d3 : d3 - s + s3;
+            c3 += s3 - (s - (s - s3)) + (d3 - (s - s3));
             s3 = s;
             const d4 = d2 * d2;
             s = s4 + d4;
-            c4 += s4 >= d4 ? s4 - s + d4 : d4 - s + s4;
+            c4 += s4 - (s - (s - s4)) + (d4 - (s - s4));
             s4 = s;
           }
         }
@@ -521,22 +521,22 @@ export class SignalWindow {
           const d = vals[p] - K;
           let y = -d;
           let s = s1 + y;
-          c1 += Math.abs(s1) >= Math.abs(y) ? s1 - s + y : y - s + s1;
+          c1 += s1 - (s - (s - s1)) + (y - (s - s1));
           s1 = s;
           if (order > 1) {
             const d2 = d * d;
             y = -d2;
             s = s2 + y;
-            c2 += Math.abs(s2) >= d2 ? s2 - s + y : y - s + s2;
+            c2 += s2 - (s - (s - s2)) + (y - (s - s2));
             s2 = s;
             if (order > 2) {
               y = -d2 * d;
               s = s3 + y;
-              c3 += Math.abs(s3) >= Math.abs(y) ? s3 - s + y : y - s + s3;
+              c3 += s3 - (s - (s - s3)) + (y - (s - s3));
               s3 = s;
               y = -d2 * d2;
               s = s4 + y;
-              c4 += Math.abs(s4) >= -y ? s4 - s + y : y - s + s4;
+              c4 += s4 - (s - (s - s4)) + (y - (s - s4));
               s4 = s;
             }
           }
@@ -661,21 +661,21 @@ export class SignalWindow {
     for (let i = 0; i < this.n; i++) {
       const d = this.vals[(this.head + i) & this.mask] - K;
       let s = s1 + d;
-      c1 += Math.abs(s1) >= Math.abs(d) ? s1 - s + d : d - s + s1;
+      c1 += s1 - (s - (s - s1)) + (d - (s - s1));
       s1 = s;
       if (order > 1) {
         const d2 = d * d;
         s = s2 + d2;
-        c2 += s2 >= d2 ? s2 - s + d2 : d2 - s + s2;
+        c2 += s2 - (s - (s - s2)) + (d2 - (s - s2));
         s2 = s;
         if (order > 2) {
           const d3 = d2 * d;
           s = s3 + d3;
-          c3 += Math.abs(s3) >= Math.abs(d3) ? s3 - s + d3 : d3 - s + s3;
+          c3 += s3 - (s - (s - s3)) + (d3 - (s - s3));
           s3 = s;
           const d4 = d2 * d2;
           s = s4 + d4;
-          c4 += s4 >= d4 ? s4 - s + d4 : d4 - s + s4;
+          c4 += s4 - (s - (s - s4)) + (d4 - (s - s4));
           s4 = s;
         }
       }
@@ -714,7 +714,7 @@ export class SignalWindow {
   private compensated(p: 1 | 2 | 3 | 4, y: number): number {
     const sum = p === 1 ? this.s1 : p === 2 ? this.s2 : p === 3 ? this.s3 : this.s4;
     const s = sum + y;
-    const c = Math.abs(sum) >= Math.abs(y) ? sum - s + y : y - s + sum;
+    const c = sum - (s - (s - sum)) + (y - (s - sum));
     if (p === 1) this.c1 += c;
     else if (p === 2) this.c2 += c;
     else if (p === 3) this.c3 += c;
