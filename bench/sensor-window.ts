@@ -1,6 +1,7 @@
 /**
- * sensor-window benchmarks, side by side on one generated 1 kHz stream (run: npx tsx bench/sensor-window.ts;
- * BENCH_QUICK=1 for a short setting):
+ * sensor-window benchmarks, side by side on one generated 1 kHz stream (run: node -r ts-node/register/transpile-only bench/sensor-window.ts;
+ * BENCH_QUICK=1 for a short setting; BENCH_ONLY=flow for section 2 alone, e.g. under node --cpu-prof;
+ * ts-node transpile-only rather than tsx, whose __name helpers wrap closures and add per-call cost):
  *  1. the lib window alone, samples/s, 300 000-sample window (5 min at 1 kHz);
  *  2. the node in a test-helper flow with 1000-sample batches, beside the pass-through node on the same batches;
  *  3. against node-red-node-smooth (scalar messages only) with a 300 000-sample window: mean, and max.

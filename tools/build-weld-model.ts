@@ -10,14 +10,64 @@
  * The 512-neuron layer is the one the paper prunes to 128.
  *
  *   npx tsx tools/build-weld-model.ts → models/weld-seam.onnx, resources/weld-seam-validation.json
+ *   npx tsx tools/build-weld-model.ts --metadata-only → only (re)writes the metadata of the existing
+ *     models/weld-seam.onnx (weights, graph and validation file untouched)
+ *
+ * The model describes itself for multitask-infer and the cloud's retraining (lib/infer/model-spec.ts):
+ * `feature_names` are the 48 physical quantities of a seam record (WELD_FEATURE_NAMES), and
+ * `normalization` is the z-score simulateSeam applies to them (WELD_NORMALIZATION), so the node
+ * feeds the network exactly the values it was trained on; one classification head `seam_class`
+ * (softmax over the logits of output `seam_class`) with the labels WELD_CLASSES.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { SeededRandom } from '../lib/util/random';
 import { buildMlp } from './build-boiler-model';
+import { loadModel } from '../lib/onnx/model';
 
 export const WELD_FEATURES = 48;
 export const WELD_CLASSES = ['good', 'porosity', 'lack_of_fusion'];
+
+/**
+ * The seam record's fields, in the model's input order, and the z-score that turns them into the
+ * network's inputs (x' = (x - mean) / std), as simulateSeam computes them:
+ * f0 = (current - 200) / 40, f1 = (ripple - 6) / 5, f2 = (voltage - 23) / 3, f4 = (wire - 8) / 0.5,
+ * f6 = (travel - 6) / 1.5, f7 = current · voltage / (travel · 900) - 1 = (heat - 900) / 900 with
+ * heat = current · voltage / travel (J/mm); the voltage and wire-feed ripple indices and the bead
+ * profile heights (mm) go in as they are (mean 0, std 1).
+ */
+export const WELD_FEATURE_NAMES: string[] = [
+  'current_a', 'current_ripple_a', 'voltage_v', 'voltage_ripple', 'wire_feed_m_min', 'wire_feed_ripple', 'travel_speed_mm_s', 'heat_input_j_mm',
+  ...Array.from({ length: 40 }, (_, i) => `profile_${String(i).padStart(2, '0')}_mm`),
+];
+export const WELD_NORMALIZATION = {
+  type: 'zscore' as const,
+  mean: [200, 6, 23, 0, 8, 0, 6, 900, ...new Array(40).fill(0)],
+  std: [40, 5, 3, 1, 0.5, 1, 1.5, 900, ...new Array(40).fill(1)],
+};
+
+/** A seam's feature vector (simulateSeam's normalised values) as the physical record the model's metadata names. */
+export function seamRecord(f: Float32Array): Record<string, number> {
+  const rec: Record<string, number> = {};
+  WELD_FEATURE_NAMES.forEach((n, i) => (rec[n] = f[i] * WELD_NORMALIZATION.std[i] + WELD_NORMALIZATION.mean[i]));
+  return rec;
+}
+
+/**
+ * Write the metadata multitask-infer and retraining read (name, feature names, normalisation, the
+ * classification head, model_version) into an ONNX weld-seam model; the graph and weights are kept.
+ */
+export function withWeldMetadata(bytes: Uint8Array, extra: Record<string, string> = {}, version = 1): Buffer {
+  const model = loadModel(bytes);
+  model.modelVersion = version;
+  model.setMetadata('name', 'weld-seam');
+  model.setMetadata('description', 'Weld-seam inspection (paper §3.1): 8 process statistics and a 40-point laser bead profile → good / porosity / lack of fusion. Trained on simulated seams (tools/build-weld-model.ts).');
+  model.setMetadata('feature_names', JSON.stringify(WELD_FEATURE_NAMES));
+  model.setMetadata('normalization', JSON.stringify(WELD_NORMALIZATION));
+  model.setMetadata('heads', JSON.stringify([{ task: 'seam_class', output: 'seam_class', type: 'classification', labels: WELD_CLASSES, activation: 'softmax' }]));
+  for (const [k, v] of Object.entries(extra)) model.setMetadata(k, v);
+  return model.toBuffer();
+}
 
 /** One simulated seam: features (48) and its class. */
 export function simulateSeam(rng: SeededRandom, cls: number): Float32Array {
@@ -139,13 +189,18 @@ export function trainWeldModel(sizes: number[], data: { x: Float32Array; y: Int3
   return W.map((w, l) => ({ w, b: B[l] }));
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv.includes('--metadata-only')) {
+  const file = path.join(__dirname, '..', 'models', 'weld-seam.onnx');
+  const bytes = withWeldMetadata(fs.readFileSync(file));
+  fs.writeFileSync(file, bytes);
+  console.log(`models/weld-seam.onnx: metadata written (${bytes.length} bytes)`);
+} else if (require.main === module) {
   const root = path.join(__dirname, '..');
   const sizes = [WELD_FEATURES, 512, 64, 3];
   const train = weldDataSet(1800, 11);
   const t0 = Date.now();
   const layers = trainWeldModel(sizes, train, 12, 5);
-  const bytes = buildMlp(sizes, { weights: layers, inputName: 'features', outputName: 'seam_class', name: 'weld-seam' });
+  const bytes = withWeldMetadata(buildMlp(sizes, { weights: layers, inputName: 'features', outputName: 'seam_class', name: 'weld-seam' }));
   fs.mkdirSync(path.join(root, 'models'), { recursive: true });
   fs.writeFileSync(path.join(root, 'models', 'weld-seam.onnx'), bytes);
   const held = weldDataSet(300, 77);

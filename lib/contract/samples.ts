@@ -42,9 +42,10 @@ export function timestampAt(batch: Batch, i: number): number {
 }
 
 /** `msg.timestamp` as ms since epoch (number or Date), or `now` when absent. */
-export function readTimestamp(msg: Msg, now: number = Date.now()): number {
+export function readTimestamp(msg: Msg, now?: number): number {
   const t = msg.timestamp;
-  if (t === undefined || t === null) return now;
+  // the clock is read only when the message has no time of its own
+  if (t === undefined || t === null) return now ?? Date.now();
   if (typeof t === 'number' && Number.isFinite(t)) return t;
   if (t instanceof Date && Number.isFinite(t.getTime())) return t.getTime();
   throw new InputError('msg.timestamp', 'a number of ms since epoch', t);

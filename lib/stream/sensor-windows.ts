@@ -67,39 +67,44 @@ export class SensorWindows {
     win.checkTimes(start, intervalMs, timestamps, len, 'msg.timestamp');
     const features = this.config.output === 'features';
     const sched = features ? this.shared : this.schedule(topic);
-    const outputs: WindowOutput[] = [];
-    const emit = (at: number) => {
-      const out = features ? this.featureVector(at) : this.signalOutput(topic, win, at);
-      if (out) outputs.push(out);
-    };
     if (sched.mode === 'input') {
       win.ingest(values, 0, start, intervalMs, timestamps, null);
-      if (len > 0) emit(win.latestTime);
-      return outputs;
+      if (len === 0) return [];
+      const out = this.output(features, topic, win, win.latestTime);
+      return out ? [out] : [];
     }
+    const outputs: WindowOutput[] = [];
     let i = 0;
     while (i < len) {
       i = win.ingest(values, i, start, intervalMs, timestamps, sched);
+      let out: WindowOutput | null;
       if (sched.mode === 'count' && sched.countdown === 0) {
         sched.countdown = sched.every;
-        emit(win.latestTime);
+        out = this.output(features, topic, win, win.latestTime);
       } else if (sched.mode === 'interval' && !Number.isNaN(win.pendingTime)) {
         const b = sched.boundary;
         if (features) for (const w of this.windows.values()) w.advanceTo(b);
         else win.advanceTo(b);
-        emit(b);
+        out = this.output(features, topic, win, b);
         sched.boundary = Math.ceil(win.pendingTime / sched.every) * sched.every;
         win.pendingTime = NaN;
+      } else {
+        continue;
       }
+      if (out) outputs.push(out);
     }
     return outputs;
+  }
+
+  private output(features: boolean, topic: string, win: SignalWindow, at: number): WindowOutput | null {
+    return features ? this.featureVector(at) : this.signalOutput(topic, win, at);
   }
 
   /** Current statistics of every signal (the 'stats' control answer). */
   snapshot(): Record<string, { statistics: Record<string, number>; n: number; from: number; to: number; counts: WindowCounts }> {
     const out: Record<string, { statistics: Record<string, number>; n: number; from: number; to: number; counts: WindowCounts }> = {};
     for (const [name, w] of this.windows) {
-      out[name] = { statistics: w.statistics() as Record<string, number>, n: w.length, from: w.oldestTime, to: w.latestTime, counts: { ...w.counts } };
+      out[name] = { statistics: w.statistics() as Record<string, number>, n: w.length, from: w.oldestTime, to: w.latestTime, counts: w.countsSnapshot() };
     }
     return out;
   }
@@ -181,7 +186,7 @@ export class SensorWindows {
       payload: win.statistics() as Record<string, number>,
       timestamp: at,
       window: { n: win.length, from: win.oldestTime, to: win.latestTime },
-      counts: { ...win.counts },
+      counts: win.countsSnapshot(),
       gaps: win.takeGaps(),
     };
   }
@@ -205,7 +210,7 @@ export class SensorWindows {
         payload[key] = stats[stat] as number;
         timestamps[key] = w.latestTime;
       }
-      counts[name] = { ...w.counts };
+      counts[name] = w.countsSnapshot();
       for (const g of w.takeGaps()) gaps.push({ topic: name, ...g });
     }
     return { topic: this.config.featureTopic, payload, timestamp: at, timestamps, counts, gaps };

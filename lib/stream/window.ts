@@ -202,8 +202,16 @@ export class SignalWindow {
   /** Take the gaps seen since the previous call. */
   takeGaps(): Gap[] {
     const g = this.pendingGaps;
-    if (g.length) this.pendingGaps = [];
+    // the empty list handed out is not the one later gaps go into: an earlier output keeps its gaps
+    if (g.length === 0) return [];
+    this.pendingGaps = [];
     return g;
+  }
+
+  /** A copy of the counts (a snapshot that later samples do not change). */
+  countsSnapshot(): WindowCounts {
+    const c = this.counts;
+    return { accepted: c.accepted, nonFinite: c.nonFinite, outOfRange: c.outOfRange, late: c.late, clamped: c.clamped, gaps: c.gaps, overflow: c.overflow };
   }
 
   /**
@@ -217,22 +225,22 @@ export class SignalWindow {
     let latest = this.tLast;
     // time window: outside when t <= latest − size; count window: outside when t < the oldest time held
     let floor = latest === -Infinity ? -Infinity : isTime ? latest - this.size : this.n > 0 ? this.times[this.head] : -Infinity;
-    const outside = (t: number) => t < latest && (isTime ? t <= floor : t < floor);
-    const refuse = (at: string, t: number) => {
-      throw new InputError(at, `a time after ${new Date(floor).toISOString()} (it goes back by more than the window)`, t);
-    };
     if (!timestamps) {
-      if (outside(start)) refuse(field, start);
+      if (start < latest && (isTime ? start <= floor : start < floor)) this.refuseTime(field, start, floor);
       return;
     }
     for (let i = 0; i < length; i++) {
       const t = timestamps[i];
-      if (outside(t)) refuse(`msg.timestamps[${i}]`, t);
+      if (t < latest && (isTime ? t <= floor : t < floor)) this.refuseTime(`msg.timestamps[${i}]`, t, floor);
       if (t > latest) {
         latest = t;
         if (isTime) floor = t - this.size;
       }
     }
+  }
+
+  private refuseTime(at: string, t: number, floor: number): never {
+    throw new InputError(at, `a time after ${new Date(floor).toISOString()} (it goes back by more than the window)`, t);
   }
 
   /**
@@ -333,22 +341,22 @@ export class SignalWindow {
           const d = vals[p] - K;
           let y = -d;
           let s = s1 + y;
-          c1 += s1 - (s - (s - s1)) + (y - (s - s1));
+          c1 += Math.abs(s1) >= Math.abs(y) ? s1 - s + y : y - s + s1;
           s1 = s;
           if (order > 1) {
             const d2 = d * d;
             y = -d2;
             s = s2 + y;
-            c2 += s2 - (s - (s - s2)) + (y - (s - s2));
+            c2 += Math.abs(s2) >= d2 ? s2 - s + y : y - s + s2;
             s2 = s;
             if (order > 2) {
               y = -d2 * d;
               s = s3 + y;
-              c3 += s3 - (s - (s - s3)) + (y - (s - s3));
+              c3 += Math.abs(s3) >= Math.abs(y) ? s3 - s + y : y - s + s3;
               s3 = s;
               y = -d2 * d2;
               s = s4 + y;
-              c4 += s4 - (s - (s - s4)) + (y - (s - s4));
+              c4 += Math.abs(s4) >= -y ? s4 - s + y : y - s + s4;
               s4 = s;
             }
           }
@@ -372,21 +380,21 @@ export class SignalWindow {
       if (order > 0) {
         const d = x - K;
         let s = s1 + d;
-        c1 += s1 - (s - (s - s1)) + (d - (s - s1));
+        c1 += Math.abs(s1) >= Math.abs(d) ? s1 - s + d : d - s + s1;
         s1 = s;
         if (order > 1) {
           const d2 = d * d;
           s = s2 + d2;
-          c2 += s2 - (s - (s - s2)) + (d2 - (s - s2));
+          c2 += Math.abs(s2) >= d2 ? s2 - s + d2 : d2 - s + s2;
           s2 = s;
           if (order > 2) {
             const d3 = d2 * d;
             s = s3 + d3;
-            c3 += s3 - (s - (s - s3)) + (d3 - (s - s3));
+            c3 += Math.abs(s3) >= Math.abs(d3) ? s3 - s + d3 : d3 - s + s3;
             s3 = s;
             const d4 = d2 * d2;
             s = s4 + d4;
-            c4 += s4 - (s - (s - s4)) + (d4 - (s - s4));
+            c4 += Math.abs(s4) >= d4 ? s4 - s + d4 : d4 - s + s4;
             s4 = s;
           }
         }
@@ -460,7 +468,29 @@ export class SignalWindow {
     let nonFinite = 0, outOfRange = 0, accepted = 0;
     const gapMs = this.gapMs;
     let prevT = this.tLast, t = NaN, last = NaN;
-    for (let i = 0; i < len; i++) {
+    if (order === 1 && !wantMax && !wantMin && !(gapMs > 0)) {
+      // the commonest configuration (mean only, no gap detection): the same steps as the general
+      // loop below, without its per-sample tests for the other statistics
+      for (let i = 0; i < len; i++) {
+        const x = values[i];
+        if (!(x >= lo && x <= hi)) {
+          if (x - x !== 0) nonFinite++;
+          else outOfRange++;
+          continue;
+        }
+        t = start + i * dt;
+        accepted++;
+        last = x;
+        const p = (head + n) & mask;
+        vals[p] = x;
+        times[p] = t;
+        n++;
+        const d = x - K;
+        const s = s1 + d;
+        c1 += Math.abs(s1) >= Math.abs(d) ? s1 - s + d : d - s + s1;
+        s1 = s;
+      }
+    } else for (let i = 0; i < len; i++) {
       const x = values[i];
       if (!(x >= lo && x <= hi)) {
         if (x - x !== 0) nonFinite++;
@@ -480,21 +510,21 @@ export class SignalWindow {
       if (order > 0) {
         const d = x - K;
         let s = s1 + d;
-        c1 += s1 - (s - (s - s1)) + (d - (s - s1));
+        c1 += Math.abs(s1) >= Math.abs(d) ? s1 - s + d : d - s + s1;
         s1 = s;
         if (order > 1) {
           const d2 = d * d;
           s = s2 + d2;
-          c2 += s2 - (s - (s - s2)) + (d2 - (s - s2));
+          c2 += s2 >= d2 ? s2 - s + d2 : d2 - s + s2;
           s2 = s;
           if (order > 2) {
             const d3 = d2 * d;
             s = s3 + d3;
-            c3 += s3 - (s - (s - s3)) + (d3 - (s - s3));
+            c3 += Math.abs(s3) >= Math.abs(d3) ? s3 - s + d3 : d3 - s + s3;
             s3 = s;
             const d4 = d2 * d2;
             s = s4 + d4;
-            c4 += s4 - (s - (s - s4)) + (d4 - (s - s4));
+            c4 += s4 >= d4 ? s4 - s + d4 : d4 - s + s4;
             s4 = s;
           }
         }
@@ -515,28 +545,39 @@ export class SignalWindow {
       // (a time window cannot pass its limit here: the fast path needs n + batch <= limit)
       const lim = this.kind === 'time' ? t - this.size : -Infinity;
       const keep = this.limit;
+      if (order === 1 && !wantMax && !wantMin) {
+        // mean only: the same eviction steps as the general loop below, without the other statistics
+        while (n > 0 && (n > keep || times[head] <= lim)) {
+          const y = -(vals[head] - K);
+          const s = s1 + y;
+          c1 += Math.abs(s1) >= Math.abs(y) ? s1 - s + y : y - s + s1;
+          s1 = s;
+          head = (head + 1) & mask;
+          n--;
+        }
+      }
       while (n > 0 && (n > keep || times[head] <= lim)) {
         const p = head;
         if (order > 0) {
           const d = vals[p] - K;
           let y = -d;
           let s = s1 + y;
-          c1 += s1 - (s - (s - s1)) + (y - (s - s1));
+          c1 += Math.abs(s1) >= Math.abs(y) ? s1 - s + y : y - s + s1;
           s1 = s;
           if (order > 1) {
             const d2 = d * d;
             y = -d2;
             s = s2 + y;
-            c2 += s2 - (s - (s - s2)) + (y - (s - s2));
+            c2 += Math.abs(s2) >= d2 ? s2 - s + y : y - s + s2;
             s2 = s;
             if (order > 2) {
               y = -d2 * d;
               s = s3 + y;
-              c3 += s3 - (s - (s - s3)) + (y - (s - s3));
+              c3 += Math.abs(s3) >= Math.abs(y) ? s3 - s + y : y - s + s3;
               s3 = s;
               y = -d2 * d2;
               s = s4 + y;
-              c4 += s4 - (s - (s - s4)) + (y - (s - s4));
+              c4 += Math.abs(s4) >= -y ? s4 - s + y : y - s + s4;
               s4 = s;
             }
           }
@@ -661,21 +702,21 @@ export class SignalWindow {
     for (let i = 0; i < this.n; i++) {
       const d = this.vals[(this.head + i) & this.mask] - K;
       let s = s1 + d;
-      c1 += s1 - (s - (s - s1)) + (d - (s - s1));
+      c1 += Math.abs(s1) >= Math.abs(d) ? s1 - s + d : d - s + s1;
       s1 = s;
       if (order > 1) {
         const d2 = d * d;
         s = s2 + d2;
-        c2 += s2 - (s - (s - s2)) + (d2 - (s - s2));
+        c2 += s2 >= d2 ? s2 - s + d2 : d2 - s + s2;
         s2 = s;
         if (order > 2) {
           const d3 = d2 * d;
           s = s3 + d3;
-          c3 += s3 - (s - (s - s3)) + (d3 - (s - s3));
+          c3 += Math.abs(s3) >= Math.abs(d3) ? s3 - s + d3 : d3 - s + s3;
           s3 = s;
           const d4 = d2 * d2;
           s = s4 + d4;
-          c4 += s4 - (s - (s - s4)) + (d4 - (s - s4));
+          c4 += s4 >= d4 ? s4 - s + d4 : d4 - s + s4;
           s4 = s;
         }
       }
@@ -714,7 +755,7 @@ export class SignalWindow {
   private compensated(p: 1 | 2 | 3 | 4, y: number): number {
     const sum = p === 1 ? this.s1 : p === 2 ? this.s2 : p === 3 ? this.s3 : this.s4;
     const s = sum + y;
-    const c = sum - (s - (s - sum)) + (y - (s - sum));
+    const c = Math.abs(sum) >= Math.abs(y) ? sum - s + y : y - s + sum;
     if (p === 1) this.c1 += c;
     else if (p === 2) this.c2 += c;
     else if (p === 3) this.c3 += c;

@@ -46,7 +46,18 @@ export = function register(RED: NodeAPI): void {
     };
     if (windows) showStatus();
 
-    /** Fill `m` (a new message, or the input message itself when it gets exactly one answer) from an output. */
+    /** read once at deploy, not per message */
+    const readOptions = { requireTopic: windows?.config.defaultTopic === null };
+    const inputRate = windows?.config.rate.mode === 'input';
+
+    /**
+     * Fill `m` from an output: a new message, or, when the input gets exactly one answer, a shallow
+     * copy of the input message (its other properties carried on, as core nodes do). A copy rather
+     * than the input itself: adding properties to a message built with object spread
+     * (`{ ...msg, x }`, common in Function nodes and in test harnesses) costs V8 microseconds per
+     * property, while Object.assign into a fresh object stays fast for every message shape; and
+     * done() then reports the input message as it arrived.
+     */
     const toMessage = (o: WindowOutput, m: Record<string, unknown> = {}): Record<string, unknown> => {
       m.topic = o.topic;
       m.payload = o.payload;
@@ -77,12 +88,12 @@ export = function register(RED: NodeAPI): void {
         scheduleStatus();
         return;
       }
-      const batch = readSamples(msg, { requireTopic: windows.config.defaultTopic === null });
+      const batch = readSamples(msg, readOptions);
       try {
         const outputs = windows.ingest(batch);
-        // on every input: the input message carries its answer on (its other properties kept, as
-        // core nodes do); other schedules send new messages, several per input or none
-        if (outputs.length === 1 && windows.config.rate.mode === 'input') send(toMessage(outputs[0], msg));
+        // on every input: a copy of the input message carries its answer on (its other properties
+        // kept, as core nodes do); other schedules send new messages, several per input or none
+        if (outputs.length === 1 && inputRate) send(toMessage(outputs[0], Object.assign({}, msg)));
         else if (outputs.length === 1) send(toMessage(outputs[0]));
         else if (outputs.length > 1) send([outputs.map((o) => toMessage(o))]);
       } finally {

@@ -25,15 +25,15 @@ export function onInput(node: Node, handler: (msg: NodeMessageInFlow & Record<st
       finished = true;
       done(err);
     };
-    const finish = (result: unknown) => {
-      if (result !== 'held') doneOnce();
-    };
     try {
       const result = handler(msg as NodeMessageInFlow & Record<string, any>, send, doneOnce);
       if (result && typeof (result as Promise<unknown>).then === 'function') {
-        (result as Promise<unknown>).then(finish, (err: unknown) => doneOnce(asError(err)));
-      } else {
-        finish(result);
+        (result as Promise<unknown>).then((resolved) => {
+          if (resolved !== 'held') doneOnce();
+        }, (err: unknown) => doneOnce(asError(err)));
+      } else if (result !== 'held') {
+        // synchronous handlers (the common case) allocate no closure beyond doneOnce
+        doneOnce();
       }
     } catch (err) {
       doneOnce(asError(err));

@@ -283,8 +283,8 @@ describe('cloud-sync node', function () {
     assert.equal(h.caught.length, 0);
   });
 
-  it('the example flow welding-fleet-sync.json runs a full cycle on its own', async function () {
-    this.timeout(30000);
+  it('the example flow welding-fleet-sync.json runs a full cycle on its own: samples up, retrain, v2 down, hot swap, versions reported', async function () {
+    this.timeout(40000);
     const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '../../examples/welding-fleet-sync.json'), 'utf8'));
     const seen: Record<string, any[]> = {};
     for (const n of flow) {
@@ -298,14 +298,54 @@ describe('cloud-sync node', function () {
         seen[n.id] = [];
       }
     }
-    const modules = [brokerNode, cloudSyncNode, require('@node-red/nodes/core/common/20-inject.js'), require('@node-red/nodes/core/function/10-function.js'), require('@node-red/nodes/core/common/90-comment.js')];
+    const modules = [
+      brokerNode, cloudSyncNode, require('../../nodes/multitask-infer/multitask-infer'), require('../../nodes/onnx-model/onnx-model'),
+      require('@node-red/nodes/core/common/20-inject.js'), require('@node-red/nodes/core/function/10-function.js'),
+      require('@node-red/nodes/core/function/10-switch.js'), require('@node-red/nodes/core/common/90-comment.js'),
+    ];
     await helper.load(modules, flow);
     for (const id of Object.keys(seen)) helper.getNode(id).on('input', (m: any) => seen[id].push(m));
-    await waitFor(() => seen['wfs-dbg-model'].length === 3 && seen['wfs-dbg-samples'].length >= 3 && seen['wfs-dbg-fleet'].some((m) => m.payload.length === 3 && m.payload.every((v: any) => v.models['weld-seam']?.version === 1)), 20000);
-    assert.deepEqual(seen['wfs-dbg-model'].map((m) => m.model.version), [1, 1, 1]);
-    assert.deepEqual(fs.readFileSync(seen['wfs-dbg-model'][0].model.path), fs.readFileSync(path.join(__dirname, '../../models/weld-seam.onnx')));
+    const fleetOn = (v: number) => seen['wfs-dbg-fleet'].some((m) => m.payload.length === 3 && m.payload.every((g: any) => g.models['weld-seam']?.version === v));
+    await waitFor(() => fleetOn(2) && seen['wfs-dbg-swap'].filter((m) => m.payload.event === 'installed' && m.payload.model.version === 2).length === 3, 30000);
+
+    // samples up from all three gateways, labelled with the model's classification head
     assert.deepEqual(new Set(seen['wfs-dbg-samples'].map((m) => m.payload.gateway)), new Set(['gw-1', 'gw-2', 'gw-3']));
-    assert.equal(seen['wfs-dbg-pub'].length, 1);
+    for (const m of seen['wfs-dbg-samples']) assert.ok(Object.keys(m.payload.labels).every((l) => ['good', 'porosity', 'lack_of_fusion'].includes(l)));
+    // v1 (the shipped file, byte for byte) and then the retrained v2 were published and installed on every gateway
+    assert.deepEqual(seen['wfs-dbg-pub'].map((m) => m.model.version), [1, 2]);
+    const installed = seen['wfs-dbg-model'].map((m) => m.model.version);
+    assert.deepEqual(installed.filter((v) => v === 1).length, 3);
+    assert.deepEqual(installed.filter((v) => v === 2).length, 3);
+    // on each gateway the running file is v2 (its announced sha256), the one it replaced the shipped file, byte for byte
+    for (const m of seen['wfs-dbg-model'].filter((x) => x.model.version === 2)) {
+      const running = fs.readFileSync(m.model.path);
+      assert.equal(crypto.createHash('sha256').update(running).digest('hex'), m.model.sha256);
+      assert.equal(loadModel(running).modelVersion, 2);
+      assert.deepEqual(fs.readFileSync(m.model.path.replace(/\.onnx$/, '.previous.onnx')), fs.readFileSync(path.join(__dirname, '../../models/weld-seam.onnx')));
+    }
+    // the retraining: fine-tuned on the uploaded samples, held-out loss not worse, published as v2
+    assert.equal(seen['wfs-dbg-retrain'].length, 1);
+    const r = seen['wfs-dbg-retrain'][0].payload;
+    assert.equal(r.accepted, true, r.reason);
+    assert.equal(r.published, true);
+    assert.equal(r.previousVersion, 1);
+    assert.equal(r.version, 2);
+    assert.ok(r.after <= r.before);
+    assert.ok(r.trainSamples >= 8 && r.testSamples >= 1);
+    assert.equal(seen['wfs-dbg-pub'][1].model.metrics.heldOutLossAfter, r.after);
+    // hot swaps: each gateway's multitask-infer loaded v1 and then v2, none refused
+    const swaps = seen['wfs-dbg-swap'].map((m) => `${m.payload.event} v${m.payload.model.version}`);
+    assert.equal(swaps.filter((s) => s === 'installed v1').length, 3);
+    assert.equal(swaps.filter((s) => s === 'installed v2').length, 3);
+    assert.equal(swaps.filter((s) => s.startsWith('refused')).length, 0);
+    // the gateways reported the model events they got back from multitask-infer
+    assert.ok(seen['wfs-dbg-gwev'].some((m) => m.control === 'model-event' && m.payload.event === 'installed'));
+    // live seams were classified; the verdict lines name the model version that answered
+    await waitFor(() => seen['wfs-dbg-verdict'].some((m) => m.payload.model === 'weld-seam v2'), 10000);
+    for (const m of seen['wfs-dbg-verdict']) assert.ok(m.payload.accuracy >= 0 && m.payload.accuracy <= 1 && m.payload.seams > 0);
+    // and nothing was logged as an error (Node-RED's log level 20; the checker deploys the example and looks for [error] lines)
+    const bad = helper.log().args.map((a: any[]) => a[0]).filter((e: any) => e && e.level <= 20);
+    assert.deepEqual(bad.map((e: any) => `${e.type ?? ''} ${e.msg}`), []);
   });
 
   it('full loop with multitask-infer: a signed model is hot-swapped; a model it refuses is rolled back on the gateway', async function () {

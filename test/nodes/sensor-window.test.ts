@@ -26,6 +26,28 @@ describe('sensor-window node', () => {
     assert.equal(h.caught.length, 0);
   });
 
+  it('answers with a copy of the input message (any shape), and done() reports the input as it arrived', async () => {
+    const h = await loadNode(sensorWindow, { ...base, stats: 'mean,max' });
+    const original = { topic: 'pressure', payload: [400, 600], sampleRate: 1000, timestamp: 2000, lot: 'L1' };
+    // a message built with object spread, as Function nodes often do
+    h.send({ ...original, extra: { line: 3 } });
+    await h.until(() => h.completed.length === 1);
+    const out = h.outputs[0][0];
+    assert.deepEqual(out.payload, { mean: 500, max: 600 });
+    assert.equal(out.timestamp, 2001);
+    assert.equal(out.lot, 'L1');
+    assert.deepEqual(out.extra, { line: 3 });
+    assert.equal(out.sampleRate, undefined);
+    assert.deepEqual(out.counts, { accepted: 2, nonFinite: 0, outOfRange: 0, late: 0, clamped: 0, gaps: 0, overflow: 0 });
+    // the Complete node sees the message that came in, not the answer
+    const completed = h.completed[0];
+    assert.deepEqual(completed.payload, [400, 600]);
+    assert.equal(completed.sampleRate, 1000);
+    assert.equal(completed.timestamp, 2000);
+    assert.equal(completed.counts, undefined);
+    assert.equal(completed._msgid, out._msgid);
+  });
+
   it('takes single samples and Float32Array batches with msg.timestamps', async () => {
     const h = await loadNode(sensorWindow, { ...base, window: '3', windowUnit: 'samples', stats: 'mean,std' });
     h.send({ topic: 'p', payload: 2, timestamp: 10 });

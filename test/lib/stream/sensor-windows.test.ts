@@ -109,4 +109,31 @@ describe('lib/stream SensorWindows', () => {
     assert.deepEqual(second[0].gaps, []);
     assert.equal((second[0].counts as { gaps: number }).gaps, 1);
   });
+
+  it('leaves an earlier output as it was: its gaps list and counts do not take later samples', () => {
+    const sw = make({ gap: '100' });
+    const first = sw.ingest(batch('a', [1], 0))[0];
+    const second = sw.ingest(batch('a', [2, 3], 1000))[0];
+    // the gap 0 -> 1000 belongs to the second output only
+    assert.deepEqual(first.gaps, []);
+    assert.deepEqual(first.counts, { accepted: 1, nonFinite: 0, outOfRange: 0, late: 0, clamped: 0, gaps: 0, overflow: 0 });
+    assert.deepEqual(second.gaps, [{ from: 0, to: 1000, ms: 1000 }]);
+    assert.deepEqual(second.counts, { accepted: 3, nonFinite: 0, outOfRange: 0, late: 0, clamped: 0, gaps: 1, overflow: 0 });
+    const third = sw.ingest(batch('a', [4], 1500))[0];
+    assert.deepEqual(third.gaps, [{ from: 1001, to: 1500, ms: 499 }]);
+    assert.deepEqual(second.gaps, [{ from: 0, to: 1000, ms: 1000 }]);
+    assert.equal((second.counts as { gaps: number }).gaps, 1);
+  });
+
+  it('emits every N samples and at each interval boundary, in order, from one batch', () => {
+    const byCount = make({ rate: 'count', rateCount: '2', window: '10', windowUnit: 'samples' });
+    // 1..5 in one batch: outputs after 2 and 4 samples (means 1.5 and 2.5), 5 waits for the next
+    const outs = byCount.ingest(batch('a', [1, 2, 3, 4, 5], 0));
+    assert.deepEqual(outs.map((o) => [o.payload.mean, o.timestamp]), [[1.5, 1], [2.5, 3]]);
+    assert.deepEqual(byCount.ingest(batch('a', [6], 5)).map((o) => o.payload.mean), [3.5]);
+    const byTime = make({ rate: 'interval', rateInterval: '2', window: '10', windowUnit: 'samples' });
+    // samples at t = 0..4 ms; boundaries at 0, 2, 4: the window as it stood at each boundary
+    const t = byTime.ingest(batch('a', [10, 20, 30, 40, 50], 0));
+    assert.deepEqual(t.map((o) => [o.timestamp, o.payload.mean]), [[0, 10], [2, 20]]);
+  });
 });

@@ -70,6 +70,42 @@ describe('lib/stream SignalWindow', () => {
       );
     });
 
+    it('gives exactly the same mean through the mean-only batch loops as through the general batch loop', () => {
+      fc.assert(
+        fc.property(
+          fc.constantFrom<'time' | 'count'>('time', 'count'),
+          fc.integer({ min: 1, max: 60 }),
+          fc.array(
+            fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 40 }), fc.array(fc.oneof(fc.double({ min: -50, max: 50, noNaN: true }), fc.constant(NaN), fc.constant(1e6), fc.constant(-0)), { maxLength: 25 })),
+            { minLength: 1, maxLength: 12 },
+          ),
+          (kind, size, batches) => {
+            // mean only, no gap detection: specialised loops; with min as well: the general loop,
+            // which adds and subtracts the same terms in the same order
+            const valid = [-1000, 1000] as [number, number];
+            const fast = new SignalWindow({ kind, size, stats: ['mean'], valid });
+            const general = new SignalWindow({ kind, size, stats: ['mean', 'min'], valid });
+            let t = 0;
+            for (const [skip, dt, xs] of batches) {
+              t += skip;
+              fast.ingest(xs, 0, t, dt / 10, null, null);
+              general.ingest(xs, 0, t, dt / 10, null, null);
+              t += (xs.length * dt) / 10;
+              assert.deepEqual([...fast.values()], [...general.values()]);
+              assert.deepEqual(fast.counts, general.counts);
+              // bit-identical (Object.is also tells -0 from 0)
+              const a = fast.statistics().mean!;
+              const b = general.statistics().mean!;
+              assert.ok(Object.is(a, b), `mean: ${a} vs ${b}`);
+            }
+            assert.equal(fast.latestTime, general.latestTime);
+            assert.equal(fast.oldestTime, general.oldestTime);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
     it('gives the same window through the in-order batch path as through the per-sample loop', () => {
       fc.assert(
         fc.property(
