@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { DurableQueue, StoreForwarder, encodeMessage, decodeMessage, type Synchronous } from '../lib/store';
-import { loadNode, startServer, stopServer, helper } from '../test/support/harness';
+import { loadNode, removeTestSpies, startServer, stopServer, helper } from '../test/support/harness';
 import { runFaultTest } from '../test/nodes/edge-cache-fault/run';
 import edgeCache = require('../nodes/edge-cache/edge-cache');
 import passThrough = require('../test/support/pass-through-node');
@@ -129,6 +129,7 @@ async function nodeInFlow(kind: 'edge-cache' | 'pass-through', sync: Synchronous
     ? { type: 'edge-cache', file: fresh(`node-${sync}.sqlite`), synchronous: sync, rate: 0, maxInFlight: 5000, commitCount: GROUP, ackTimeout: 30 }
     : { type: 'pass-through' };
   const h = await loadNode(kind === 'edge-cache' ? edgeCache : passThrough, config, kind === 'edge-cache' ? 2 : 1);
+  removeTestSpies(); // measure Node-RED and the node, not the test helper
   const out = helper.getNode('out0');
   const result = await new Promise<number>((resolve) => {
     let received = 0;

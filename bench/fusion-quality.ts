@@ -13,7 +13,7 @@ import { parseFusionOptions } from '../lib/fusion/options';
 import { ToleranceGate } from '../lib/quality/gate';
 import { parseRules } from '../lib/quality/rules';
 import { SeededRandom } from '../lib/util/random';
-import { loadNode, startServer, stopServer, helper, type Harness } from '../test/support/harness';
+import { loadNode, removeTestSpies, startServer, stopServer, helper, type Harness } from '../test/support/harness';
 import dualFusion = require('../nodes/dual-fusion/dual-fusion');
 import toleranceGate = require('../nodes/tolerance-gate/tolerance-gate');
 import passThrough = require('../test/support/pass-through-node');
@@ -168,15 +168,19 @@ async function nodeRates(pairs: number, records: number): Promise<void> {
   const record = (k: number) => ({ ...recs[k], payload: { ...recs[k].payload } });
 
   let h = await loadNode(passThrough, { type: 'pass-through' });
+  removeTestSpies(); // measure Node-RED and the node, not the test helper
   const passSamples = await pump(h, 2 * pairs, sample);
   await helper.unload();
   h = await loadNode(dualFusion, { type: 'dual-fusion', sourceA: 'laser', sourceB: 'xray', field: 'thickness', mode: 'adaptive', skew: '5', timeout: '5000' }, 2);
+  removeTestSpies(); // measure Node-RED and the node, not the test helper
   const fusionMsgs = await pump(h, 2 * pairs, sample);
   await helper.unload();
   h = await loadNode(passThrough, { type: 'pass-through' });
+  removeTestSpies(); // measure Node-RED and the node, not the test helper
   const passRecords = await pump(h, records, record);
   await helper.unload();
   h = await loadNode(toleranceGate, { type: 'tolerance-gate', rules: ENGINE_RULES, missingGrade: 'reject' }, 4);
+  removeTestSpies(); // measure Node-RED and the node, not the test helper
   const gateRate = await pump(h, records, record);
   await helper.unload();
   await stopServer();

@@ -13,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { monitorEventLoopDelay } from 'perf_hooks';
 import type * as OrtApi from 'onnxruntime-common';
-import { loadNode, startServer, stopServer, helper, type Harness } from '../test/support/harness';
+import { loadNode, startServer, stopServer, helper, removeTestSpies, type Harness } from '../test/support/harness';
 import passThrough = require('../test/support/pass-through-node');
 import inferNode = require('../nodes/multitask-infer/multitask-infer');
 import modelNode = require('../nodes/onnx-model/onnx-model');
@@ -191,29 +191,6 @@ async function atRate(h: Harness, rate: number, seconds: number): Promise<{ p50:
   return { p50: q(lat, 0.5), p99: q(lat, 0.99), max: Math.max(...lat), loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6, answered: lat.length };
 }
 
-/**
- * node-red-node-test-helper wraps Node.prototype's log/status/warn/error/debug/trace/send in sinon
- * spies (behind a Proxy) that record every call with its arguments and emit an event for it on the
- * next tick: test instrumentation, not Node-RED's cost. `_sandbox.restore()` alone is not enough:
- * Node-RED copies `Node.prototype.send` onto every wired node when the flow starts, so each node
- * of the flow keeps the spied `send`. Benchmarks measure Node-RED, so both are undone once a flow
- * is loaded (the originals are taken before the first flow loads).
- */
-const SPIED = ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send'] as const;
-const nodeProto = (helper as any)._NodePrototype as Record<string, unknown>;
-const originals = Object.fromEntries(SPIED.map((m) => [m, nodeProto[m]]));
-const FLOW_IDS = ['n1', 'out0', 'out1', 'catch1', 'caught', 'complete1', 'completed', 'cfg'];
-function unspy(): void {
-  const spies = new Set(SPIED.map((m) => nodeProto[m]));
-  (helper as any)._sandbox?.restore();
-  for (const m of SPIED) nodeProto[m] = originals[m];
-  for (const id of FLOW_IDS) {
-    const n = helper.getNode(id) as any;
-    if (n && Object.prototype.hasOwnProperty.call(n, 'send') && spies.has(n.send)) n.send = originals.send;
-  }
-  if (spies.has(nodeProto.send) || FLOW_IDS.some((id) => spies.has((helper.getNode(id) as any)?.send))) throw new Error('test-helper spies still in place');
-}
-
 const load = () => os.loadavg().map((v) => v.toFixed(2)).join(', ');
 
 async function inferFlow(file: string, node: Record<string, unknown>, runIn: string): Promise<Harness> {
@@ -222,7 +199,7 @@ async function inferFlow(file: string, node: Record<string, unknown>, runIn: str
   ]);
   h.send({ control: 'stats' });
   await h.until(() => h.outputs[1].length === 1, 60_000);
-  unspy();
+  removeTestSpies();
   return h;
 }
 
@@ -256,14 +233,14 @@ async function main(): Promise<void> {
     raw.push(...(await rawRun(small, N / ROUNDS)));
     core.push(...(await corePath(small, N / ROUNDS)));
     h = await loadNode(passThrough, { type: 'pass-through' }, 2);
-    unspy();
+    removeTestSpies();
     pass.push(...(await closedLoop(h, N / ROUNDS, passMsg)));
     await helper.unload();
     h = await inferFlow(small, { maxBatch: 1 }, 'main');
     b1.push(...(await closedLoop(h, N / ROUNDS, inferMsg)));
     await helper.unload();
     h = await loadNode(rawRunPassThrough, { type: 'raw-run-pass-through' }, 2);
-    unspy();
+    removeTestSpies();
     rawInFlow.push(...(await closedLoop(h, N / ROUNDS, passMsg)));
     await helper.unload();
   }

@@ -8,7 +8,7 @@
  */
 import { Augmenter, REACTOR_DEFAULT_RULES, defaultRulesJson, parseRules, spreadReport, type Sample } from '../lib/augment';
 import { SeededRandom } from '../lib/util/random';
-import { loadNode, startServer, stopServer, helper } from '../test/support/harness';
+import { loadNode, removeTestSpies, startServer, stopServer, helper } from '../test/support/harness';
 import physicsAugment = require('../nodes/physics-augment/physics-augment');
 import passThrough = require('../test/support/pass-through-node');
 
@@ -76,6 +76,7 @@ async function nodeThroughput(): Promise<void> {
     ['physics-augment K=10, batch', physicsAugment, { type: 'physics-augment', rules: defaultRulesJson(), count: String(K), seed: '1', output: 'batch', maxAttempts: '20' }],
   ] as Array<[string, unknown, Record<string, unknown>]>) {
     const h = await loadNode(module, config, 2);
+    removeTestSpies(); // measure Node-RED and the node, not the test helper
     let delivered = 0;
     h.outputs.forEach((_, i) => helper.getNode(`out${i}`).on('input', (m: any) => {
       if (i === 0) delivered += Array.isArray(m.payload) ? m.payload.length : 1;

@@ -306,7 +306,10 @@ describe('cloud-sync node', function () {
     await helper.load(modules, flow);
     for (const id of Object.keys(seen)) helper.getNode(id).on('input', (m: any) => seen[id].push(m));
     const fleetOn = (v: number) => seen['wfs-dbg-fleet'].some((m) => m.payload.length === 3 && m.payload.every((g: any) => g.models['weld-seam']?.version === v));
-    await waitFor(() => fleetOn(2) && seen['wfs-dbg-swap'].filter((m) => m.payload.event === 'installed' && m.payload.model.version === 2).length === 3, 30000);
+    await waitFor(() => fleetOn(2) && seen['wfs-dbg-swap'].filter((m) => m.payload.event === 'installed' && m.payload.model.version === 2).length === 3, 30000).catch((err) => {
+      const errors = helper.log().args.map((a: any[]) => a[0]).filter((e: any) => e && e.level <= 20).map((e: any) => e.msg);
+      throw new Error(`${err.message}; retraining: ${JSON.stringify(seen['wfs-dbg-retrain'].map((m) => m.payload))}; published: ${JSON.stringify(seen['wfs-dbg-pub'].map((m) => m.model.version))}; errors: ${JSON.stringify(errors)}`);
+    });
 
     // samples up from all three gateways, labelled with the model's classification head
     assert.deepEqual(new Set(seen['wfs-dbg-samples'].map((m) => m.payload.gateway)), new Set(['gw-1', 'gw-2', 'gw-3']));

@@ -25,6 +25,27 @@ export interface Harness {
 }
 
 let started = false;
+/** ids of every node in the flow loadNode loaded last */
+let loadedFlowIds: string[] = [];
+
+/**
+ * For benchmarks: undo node-red-node-test-helper's instrumentation of the loaded flow, so a figure
+ * measures Node-RED and the node, not the helper. The helper wraps Node.prototype's
+ * log/status/warn/error/debug/trace/send in sinon spies (behind a Proxy) that record every call
+ * and emit an event for it on the next tick; `_sandbox.restore()` puts the prototype back, but
+ * Node-RED has already copied `send` onto each wired node of the flow, so those are reset too.
+ */
+export function removeTestSpies(): void {
+  const proto = (helper as any)._NodePrototype as Record<string, unknown>;
+  const spied = new Set(['log', 'status', 'warn', 'error', 'debug', 'trace', 'send'].map((m) => proto[m]));
+  (helper as any)._sandbox?.restore();
+  for (const id of loadedFlowIds) {
+    const node = helper.getNode(id) as any;
+    if (node && Object.prototype.hasOwnProperty.call(node, 'send') && spied.has(node.send)) node.send = proto.send;
+  }
+  const left = loadedFlowIds.filter((id) => spied.has((helper.getNode(id) as any)?.send));
+  if (spied.has(proto.send) || left.length) throw new Error(`test-helper spies still in place (${left.join(', ') || 'prototype'})`);
+}
 
 export async function startServer(): Promise<void> {
   if (!started) {
@@ -64,6 +85,7 @@ export async function loadNode(nodeModules: unknown | unknown[], config: Record<
   const completeNode = require('@node-red/nodes/core/common/24-complete.js');
   const modules = [...(Array.isArray(nodeModules) ? nodeModules : [nodeModules]), catchNode, completeNode];
   await helper.load(modules, flow, credentials);
+  loadedFlowIds = flow.map((n) => String(n.id));
   const node = helper.getNode('n1');
   if (!node) throw new Error('node under test was not created (its constructor threw?)');
   outputs.forEach((list, i) => helper.getNode(`out${i}`).on('input', (m: any) => list.push(m)));
