@@ -35,15 +35,15 @@ let loadedFlowIds: string[] = [];
  * and emit an event for it on the next tick; `_sandbox.restore()` puts the prototype back, but
  * Node-RED has already copied `send` onto each wired node of the flow, so those are reset too.
  */
-export function removeTestSpies(): void {
+export function removeTestSpies(flowIds: string[] = loadedFlowIds): void {
   const proto = (helper as any)._NodePrototype as Record<string, unknown>;
   const spied = new Set(['log', 'status', 'warn', 'error', 'debug', 'trace', 'send'].map((m) => proto[m]));
   (helper as any)._sandbox?.restore();
-  for (const id of loadedFlowIds) {
+  for (const id of flowIds) {
     const node = helper.getNode(id) as any;
     if (node && Object.prototype.hasOwnProperty.call(node, 'send') && spied.has(node.send)) node.send = proto.send;
   }
-  const left = loadedFlowIds.filter((id) => spied.has((helper.getNode(id) as any)?.send));
+  const left = flowIds.filter((id) => spied.has((helper.getNode(id) as any)?.send));
   if (spied.has(proto.send) || left.length) throw new Error(`test-helper spies still in place (${left.join(', ') || 'prototype'})`);
 }
 
