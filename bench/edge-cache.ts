@@ -27,6 +27,8 @@ const GROUP = 1000;
 const REPS = 3;
 const NODE_N = QUICK ? 5_000 : 20_000;
 const KILLS = Number(process.env.EDGE_CACHE_FAULT_KILLS || (QUICK ? 3 : 50));
+/** BENCH_SECTION=2 runs only the node-in-a-flow section (for profiling); default all three */
+const SECTIONS = (process.env.BENCH_SECTION || '1,2,3').split(',').map((x) => x.trim());
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-cache-bench-'));
 const weld = (i: number) => ({ topic: 'weld', payload: { seq: i, current: 182.4, voltage: 24.1, wireFeed: 8.2, seamOffset: 0.12, speed: 6.5 }, timestamp: 1_700_000_000_000 + i * 50 });
@@ -169,7 +171,7 @@ async function main(): Promise<void> {
     if (!samples.has(key)) samples.set(key, []);
     samples.get(key)!.push(v);
   };
-  for (let rep = 0; rep < REPS; rep++) {
+  for (let rep = 0; rep < (SECTIONS.includes('1') ? REPS : 0); rep++) {
     for (const sync of ['NORMAL', 'FULL'] as const) {
       add(labels[0], sync, rawInsert(sync));
       const q = queueAppendReplay(sync);
@@ -179,10 +181,11 @@ async function main(): Promise<void> {
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  for (const label of labels) {
+  for (const label of SECTIONS.includes('1') ? labels : []) {
     console.log(`   ${label.padEnd(34)} ${fmt(median(samples.get(`${label}|NORMAL`)!))}            ${fmt(median(samples.get(`${label}|FULL`)!))}`);
   }
 
+  if (SECTIONS.includes('2')) {
   await startServer();
   console.log(`\n2. in a test-helper flow, ${NODE_N} messages, msg/s   NORMAL      FULL`);
   const pass = await nodeInFlow('pass-through', 'NORMAL');
@@ -192,6 +195,11 @@ async function main(): Promise<void> {
   console.log(`   edge-cache (acks in batches)      ${fmt(normal)} ${fmt(full)}`);
   console.log(`   edge-cache / pass-through         ${(100 * normal / pass).toFixed(0).padStart(8)} % ${(100 * full / pass).toFixed(0).padStart(8)} %`);
   await stopServer();
+  }
+  if (!SECTIONS.includes('3')) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return;
+  }
 
   console.log(`\n3. SIGKILL fault test, ${KILLS} kills (child runs lib/store at full speed, 1 in flight)`);
   const r = await runFaultTest({ kills: KILLS, mode: 'lib', window: 1, seed: 50, minMs: 100, maxMs: 600 });

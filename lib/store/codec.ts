@@ -14,9 +14,13 @@ import { InputError } from '../errors';
 export const NOT_STORED = new Set(['ack', 'control', '_cacheId']);
 
 export function encodeMessage(msg: Record<string, unknown>): Buffer {
-  const stored: Record<string, unknown> = {};
-  for (const key of Object.keys(msg)) {
-    if (!NOT_STORED.has(key)) stored[key] = msg[key];
+  let stored: Record<string, unknown> = msg;
+  // a data message normally carries none of the control fields: store it as is, without a copy
+  if (Object.getPrototypeOf(msg) !== Object.prototype || 'ack' in msg || 'control' in msg || '_cacheId' in msg) {
+    stored = {};
+    for (const key of Object.keys(msg)) {
+      if (!NOT_STORED.has(key)) stored[key] = msg[key];
+    }
   }
   if (isPlainJson(stored, 0)) return Buffer.from(JSON.stringify(stored));
   try {

@@ -120,6 +120,9 @@ export class StoreError extends Error {
 
 class CorruptDatabase extends Error {}
 
+/** rows per multi-row INSERT statement (4 parameters each) */
+const INSERT_CHUNK = 64;
+
 const COUNTER_KEYS = ['appended', 'acked', 'dropped_oldest', 'dropped_expired', 'refused', 'thinned', 'reset'] as const;
 type CounterKey = (typeof COUNTER_KEYS)[number];
 
@@ -157,7 +160,8 @@ export class DurableQueue {
   private closed = false;
   private st!: {
     insert: Database.Statement;
-    deleteId: Database.Statement;
+    insertMany: Database.Statement;
+    deleteIds: Database.Statement;
     head: Database.Statement;
     oldestRows: Database.Statement;
     deleteUpTo: Database.Statement;
@@ -247,7 +251,10 @@ export class DurableQueue {
     this.connectionsOpened++;
     this.st = {
       insert: db.prepare('INSERT INTO queue (ts, topic, bytes, body) VALUES (?, ?, ?, ?)'),
-      deleteId: db.prepare('DELETE FROM queue WHERE id = ? RETURNING bytes'),
+      // one statement per commit group instead of one per row (ids are contiguous: AUTOINCREMENT
+      // under the exclusive lock numbers the rows of one INSERT in order)
+      insertMany: db.prepare(`INSERT INTO queue (ts, topic, bytes, body) VALUES ${Array.from({ length: INSERT_CHUNK }, () => '(?, ?, ?, ?)').join(', ')}`),
+      deleteIds: db.prepare('DELETE FROM queue WHERE id IN (SELECT value FROM json_each(?)) RETURNING bytes'),
       head: db.prepare('SELECT id, ts FROM queue ORDER BY id LIMIT 1'),
       tail: db.prepare('SELECT id FROM queue ORDER BY id DESC LIMIT 1'),
       oldestRows: db.prepare('SELECT id, ts, bytes FROM queue ORDER BY id LIMIT ?'),
@@ -330,9 +337,8 @@ export class DurableQueue {
     const dropped = emptyDrops();
     const droppedIds: number[] = [];
     let acked = 0;
-    for (const id of acks) {
-      const row = this.st.deleteId.get(id) as { bytes: number } | undefined;
-      if (row) {
+    if (acks.length) {
+      for (const row of this.st.deleteIds.all(JSON.stringify(acks)) as Array<{ bytes: number }>) {
         acked++;
         this.count--;
         this.bytes -= row.bytes;
@@ -349,8 +355,11 @@ export class DurableQueue {
       headTooOld = !!head && head.ts < now - this.maxAgeMs;
     }
     let appended = 0;
-    for (const entry of entries) {
-      const size = entry.body.length;
+    // decide refusals first (they depend only on what was accepted before), then insert the
+    // accepted rows in order, INSERT_CHUNK rows per statement
+    const accepted: number[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const size = entries[i].body.length;
       let refuse: string | null = null;
       if (this.maxBytes > 0 && size > this.maxBytes) refuse = `record of ${size} bytes is larger than the whole capacity (${this.maxBytes} bytes)`;
       else if (this.policy === 'refuse-newest') {
@@ -364,12 +373,29 @@ export class DurableQueue {
         dropped.refused++;
         continue;
       }
-      const info = this.st.insert.run(now, entry.topic ?? null, size, entry.body);
-      ids.push(Number(info.lastInsertRowid));
+      ids.push(0);
       refusedReasons.push(null);
+      accepted.push(i);
       appended++;
       this.count++;
       this.bytes += size;
+    }
+    let k = 0;
+    const params: unknown[] = new Array(INSERT_CHUNK * 4);
+    for (; k + INSERT_CHUNK <= accepted.length; k += INSERT_CHUNK) {
+      for (let j = 0; j < INSERT_CHUNK; j++) {
+        const e = entries[accepted[k + j]];
+        params[4 * j] = now;
+        params[4 * j + 1] = e.topic ?? null;
+        params[4 * j + 2] = e.body.length;
+        params[4 * j + 3] = e.body;
+      }
+      const last = Number(this.st.insertMany.run(params).lastInsertRowid);
+      for (let j = 0; j < INSERT_CHUNK; j++) ids[accepted[k + j]] = last - INSERT_CHUNK + 1 + j;
+    }
+    for (; k < accepted.length; k++) {
+      const e = entries[accepted[k]];
+      ids[accepted[k]] = Number(this.st.insert.run(now, e.topic ?? null, e.body.length, e.body).lastInsertRowid);
     }
     if (this.policy === 'drop-oldest') this.dropOldest(dropped, droppedIds);
     else if (this.policy === 'thin-out') this.thinOut(dropped, droppedIds);

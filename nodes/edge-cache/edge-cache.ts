@@ -160,7 +160,7 @@ export = function register(RED: NodeAPI): void {
         decode: (row) => decodeMessage(row.body),
         deliver: (d) => {
           d.value._cacheId = d.id;
-          node.send([d.value, null]);
+          node.send(d.value); // output 1 (a bare message goes to the first output, without an array per message)
         },
         commitIntervalMs: commitInterval,
         commitMaxCount: commitCount,
