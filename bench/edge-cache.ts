@@ -8,7 +8,8 @@
  *     grouped commit -> deliver -> ack); three interleaved runs each, median printed (the machine
  *     is shared: single runs are noisy);
  *  2. the edge-cache node in a test-helper flow against the pass-through node (Node-RED's own
- *     per-message cost): messages/s in and out, acks sent back in batches;
+ *     per-message cost): messages/s in and out, acks sent back in batches; a discarded warm-up run,
+ *     then three interleaved runs, median printed (BENCH_SECTION=2 runs only this section, e.g. under --cpu-prof);
  *  3. the SIGKILL fault test with EDGE_CACHE_FAULT_KILLS kills (default 50; 3 when quick).
  */
 import Database = require('better-sqlite3');
@@ -187,10 +188,20 @@ async function main(): Promise<void> {
 
   if (SECTIONS.includes('2')) {
   await startServer();
-  console.log(`\n2. in a test-helper flow, ${NODE_N} messages, msg/s   NORMAL      FULL`);
-  const pass = await nodeInFlow('pass-through', 'NORMAL');
-  const normal = await nodeInFlow('edge-cache', 'NORMAL');
-  const full = await nodeInFlow('edge-cache', 'FULL');
+  console.log(`\n2. in a test-helper flow, ${NODE_N} messages, msg/s, median of ${REPS} interleaved runs after a warm-up   NORMAL      FULL`);
+  // interleaved rounds, median of each (the machine is shared: single runs are noisy)
+  // one discarded warm-up run of each first, so no figure includes JIT compilation of Node-RED's paths
+  await nodeInFlow('pass-through', 'NORMAL');
+  await nodeInFlow('edge-cache', 'NORMAL');
+  const runs: Record<'pass' | 'normal' | 'full', number[]> = { pass: [], normal: [], full: [] };
+  for (let rep = 0; rep < REPS; rep++) {
+    runs.pass.push(await nodeInFlow('pass-through', 'NORMAL'));
+    runs.normal.push(await nodeInFlow('edge-cache', 'NORMAL'));
+    runs.full.push(await nodeInFlow('edge-cache', 'FULL'));
+  }
+  const pass = median(runs.pass);
+  const normal = median(runs.normal);
+  const full = median(runs.full);
   console.log(`   pass-through node                 ${fmt(pass)}`);
   console.log(`   edge-cache (acks in batches)      ${fmt(normal)} ${fmt(full)}`);
   console.log(`   edge-cache / pass-through         ${(100 * normal / pass).toFixed(0).padStart(8)} % ${(100 * full / pass).toFixed(0).padStart(8)} %`);

@@ -42,7 +42,7 @@ export interface ForwarderOptions<T> {
   clock?: Clock;
   /** commit at the latest this long after the first held record; default 10 ms */
   commitIntervalMs?: number;
-  /** commit as soon as this many records and acks are held; default 1000 */
+  /** commit as soon as this many records are held (acks wait for the next commit); default 1000 */
   commitMaxCount?: number;
   /** no ack within this → link down and retry; 0 = no acks expected (removed once delivered). Default 10 s */
   ackTimeoutMs?: number;
@@ -146,6 +146,9 @@ export class StoreForwarder<T> {
     this.lastRefill = this.clock.now();
     // everything stored before this process started may have been delivered already
     this.maxSentId = this.queue.stats().lastId;
+    // an empty file has nothing to replay: records committed from now on are delivered from memory
+    // (without this the first commit group would be read back from the file and decoded)
+    this.cacheValid = this.queue.size === 0;
     this.schedulePump(0);
   }
 
@@ -237,8 +240,12 @@ export class StoreForwarder<T> {
     this.flushing = false;
     for (let i = 0; i < batch.length; i++) {
       const id = result.ids[i];
-      if (id === null) safe(() => batch[i].cb(new QueueFullError(`message refused: ${result.refusedReasons[i]}`), null));
-      else safe(() => batch[i].cb(null, id));
+      try {
+        if (id === null) batch[i].cb(new QueueFullError(`message refused: ${result.refusedReasons[i]}`), null);
+        else batch[i].cb(null, id);
+      } catch {
+        // a caller's callback must not break the commit loop
+      }
     }
     const d = result.dropped;
     const dropCount = d.oldest + d.expired + d.refused + d.thinned;
@@ -300,7 +307,10 @@ export class StoreForwarder<T> {
   // ---- internals ----
 
   private scheduleFlush(): void {
-    if (this.held.length + this.pendingAcks.size >= this.commitMaxCount && !this.flushing) {
+    // only records count towards the commit count: acks ride on the records' next commit (or the
+    // timer) instead of adding commits of their own (every commit is a WAL write, and an fsync at
+    // synchronous FULL); a lost ack only means a redelivery, never a lost record
+    if (this.held.length >= this.commitMaxCount && !this.flushing) {
       this.flush();
     } else if (!this.flushTimer) {
       this.flushTimer = this.clock.setTimeout(() => {

@@ -11,17 +11,10 @@ import * as path from 'path';
 import { onInput, configNumber, asError } from '../shared/adapter';
 import { InputError } from '../../lib/errors';
 import { resolveUserPath } from '../../lib/paths';
-import {
-  DurableQueue,
-  StoreForwarder,
-  OVERFLOW_POLICIES,
-  decodeMessage,
-  encodeMessage,
-  type DropCounts,
-  type ForwarderEvent,
-  type OverflowPolicy,
-  type Synchronous,
-} from '../../lib/store';
+// straight from the modules, not the lib/store index: its re-exports are getters, read per message
+import { DurableQueue, OVERFLOW_POLICIES, type DropCounts, type OverflowPolicy, type Synchronous } from '../../lib/store/queue';
+import { StoreForwarder, type ForwarderEvent } from '../../lib/store/forwarder';
+import { decodeMessage, encodeMessage } from '../../lib/store/codec';
 
 interface EdgeCacheDef extends NodeDef {
   file?: string;

@@ -36,6 +36,24 @@ describe('lib/store codec', () => {
     assert.deepEqual(decodeMessage(encodeMessage({ payload: 1, ack: 3, control: 'x', _cacheId: 9 })), { payload: 1 });
   });
 
+  it('never changes the message it stores, and stores the same text with or without control fields', () => {
+    const msg = { topic: 'weld', payload: { seq: 1 }, _msgid: 'abc' };
+    const copy = JSON.parse(JSON.stringify(msg));
+    const body = encodeMessage(msg);
+    assert.deepEqual(msg, copy);
+    assert.equal(body.toString(), '{"topic":"weld","payload":{"seq":1},"_msgid":"abc"}');
+    assert.equal(encodeMessage({ ...msg, _cacheId: 4 }).toString(), body.toString());
+    assert.equal(encodeMessage({ topic: 'weld', _cacheId: undefined, payload: { seq: 1 }, _msgid: 'abc' }).toString(), body.toString());
+  });
+
+  it('stores a message object with a class prototype as its own fields', () => {
+    class Msg {
+      payload = 7;
+      topic = 'x';
+    }
+    assert.deepEqual(decodeMessage(encodeMessage(new Msg() as unknown as Record<string, unknown>)), { payload: 7, topic: 'x' });
+  });
+
   it('names the field that cannot be stored', () => {
     assert.throws(
       () => encodeMessage({ payload: { values: [1, 2, { fn: () => 1 }] } }),

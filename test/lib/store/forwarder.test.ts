@@ -79,6 +79,28 @@ describe('lib/store StoreForwarder', () => {
     assert.deepEqual(r.delivered.map((d) => [d.id, d.value, d.redelivery]), [[1, 'a', false], [2, 'b', false]]);
   });
 
+  it('on an empty file the first commit group is delivered from memory (the caller\'s values, not decoded rows)', () => {
+    let decoded = 0;
+    // the count commits at once, before the constructor's first pump timer has run
+    const r = rig({ decode: (row) => `decoded:${(decoded++, row.body.toString())}`, commitMaxCount: 2 });
+    r.put('a');
+    r.put('b');
+    assert.deepEqual(r.delivered.map((d) => [d.id, d.value]), [[1, 'a'], [2, 'b']]);
+    assert.equal(decoded, 0);
+  });
+
+  it('with a backlog on open, the backlog is read back from the file before new records', () => {
+    const first = rig({}, {}, 'b.sqlite');
+    first.fwd.setOnline(false);
+    first.put('old');
+    first.clock.advance(10);
+    closeRig(first);
+    const r = rig({}, {}, 'b.sqlite');
+    r.put('new');
+    r.clock.advance(10);
+    assert.deepEqual(r.delivered.map((d) => [d.id, d.value, d.redelivery]), [[1, 'old', true], [2, 'new', false]]);
+  });
+
   it('commits as soon as the count is reached', () => {
     const r = rig({ commitMaxCount: 3, commitIntervalMs: 1000 });
     r.put('a');
@@ -86,6 +108,29 @@ describe('lib/store StoreForwarder', () => {
     assert.equal(r.accepted.length, 0);
     r.put('c');
     assert.deepEqual(r.accepted.map((x) => x[2]), [1, 2, 3]);
+  });
+
+  it('counts only records for the commit count: acks ride on the records\' commit or the timer', () => {
+    const r = rig({ commitMaxCount: 3, commitIntervalMs: 1000 });
+    ['a', 'b', 'c'].forEach(r.put);
+    assert.equal(r.fwd.stats().counters.commits, 1);
+    r.fwd.ack([1, 2]);
+    r.put('d');
+    r.put('e');
+    assert.equal(r.fwd.stats().counters.commits, 1, '2 records + 2 acks held: below the count of either');
+    assert.equal(r.accepted.length, 3);
+    r.put('f');
+    assert.equal(r.fwd.stats().counters.commits, 2, 'the third record commits, acks included');
+    assert.deepEqual(r.accepted.map((x) => x[2]), [1, 2, 3, 4, 5, 6]);
+    assert.equal(r.queue.stats().totals.acked, 2);
+    r.fwd.ack([3, 4, 5, 6]);
+    assert.equal(r.fwd.stats().counters.commits, 2, 'acks alone do not commit by count');
+    assert.equal(r.queue.size, 4);
+    r.clock.advance(999);
+    assert.equal(r.queue.size, 4);
+    r.clock.advance(1);
+    assert.equal(r.fwd.stats().counters.commits, 3, 'they commit at the commit interval');
+    assert.equal(r.queue.size, 0);
   });
 
   it('acks remove messages; at most maxInFlight await an ack', () => {

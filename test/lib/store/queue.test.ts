@@ -142,6 +142,32 @@ describe('lib/store DurableQueue', () => {
     assert.equal(byAge.size, 2, 'refuse-newest never expires stored rows');
   });
 
+  it('a large commit group (multi-row inserts plus remainder) keeps ids, order, topics and sizes', () => {
+    const queue = q({ maxBytes: 10_000, policy: 'refuse-newest' });
+    // 200 entries: every 50th is larger than the whole capacity and refused in the middle of a group
+    const entries = Array.from({ length: 200 }, (_, i) => ({ body: i % 50 === 49 ? Buffer.alloc(10_001, 1) : b(`m${i}`), topic: i % 3 === 0 ? `t${i}` : null }));
+    const r = queue.append(entries);
+    const expected: Array<number | null> = [];
+    let next = 1;
+    for (let i = 0; i < 200; i++) expected.push(i % 50 === 49 ? null : next++);
+    assert.deepEqual(r.ids, expected);
+    assert.equal(r.dropped.refused, 4);
+    const rows = queue.readAfter(0, 1000);
+    const kept = entries.filter((_, i) => i % 50 !== 49);
+    assert.deepEqual(rows.map((x) => [x.id, x.topic, x.body.toString()]), kept.map((e, i) => [i + 1, e.topic, e.body.toString()]));
+    const bytes = kept.reduce((n, e) => n + e.body.length, 0);
+    assert.equal(queue.size, 196);
+    assert.equal(queue.storedBytes, bytes);
+    // a large ack list with duplicates and unknown ids removes each stored row once
+    const acks = [...Array.from({ length: 100 }, (_, i) => i + 1), 5, 6, 7, 9999, 0];
+    assert.equal(queue.ack(acks), 100);
+    assert.equal(queue.size, 96);
+    assert.equal(queue.storedBytes, kept.slice(100).reduce((n, e) => n + e.body.length, 0));
+    assert.equal(queue.readAfter(0, 1)[0].id, 101);
+    // the next group continues the numbering
+    assert.deepEqual(queue.append(Array.from({ length: 70 }, () => ({ body: b('z') }))).ids, Array.from({ length: 70 }, (_, i) => 197 + i));
+  });
+
   it('thin-out keeps every k-th stored row', () => {
     const k2 = q({ maxCount: 8, policy: 'thin-out', thinKeepEvery: 2 }, 'k2.sqlite');
     const r = k2.append(Array.from({ length: 9 }, (_, i) => ({ body: b(String(i + 1)) })));
