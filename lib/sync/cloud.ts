@@ -10,7 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import type { DurableQueue } from '../store/queue';
-import { describeModel, signManifest, SignedManifest, chunkOf, DEFAULT_CHUNK_SIZE } from './manifest';
+import { OnnxModel } from '../onnx/model';
+import { describeModel, signManifest, SignedManifest, chunkOf, sha256Hex, DEFAULT_CHUNK_SIZE } from './manifest';
 import { SyncClient, topics, MessageHandler } from './transport';
 import type { EdgeStatus } from './edge';
 
@@ -58,7 +59,7 @@ export class CloudSync {
   private readonly gateways = new Map<string, GatewayView>();
   /** highest sample id counted per gateway */
   private readonly lastIds = new Map<string, number>();
-  private readonly published = new Map<string, { version: number; chunkCount: number }>();
+  private readonly published = new Map<string, { version: number; chunkCount: number; sha256: string }>();
   private readonly models = new Map<string, Buffer>();
   private handlers: Array<[string, MessageHandler]> = [];
   private readonly now: () => number;
@@ -176,13 +177,18 @@ export class CloudSync {
   async publishModel(bytes: Uint8Array, meta: { name: string; version: number; metrics?: Record<string, number>; chunkSize?: number }): Promise<SignedManifest> {
     if (!this.options.privateKey) throw new Error('no private key configured: cannot sign models');
     const manifest = describeModel(bytes, { name: meta.name, version: meta.version, metrics: meta.metrics, chunkSize: meta.chunkSize ?? this.options.chunkSize ?? DEFAULT_CHUNK_SIZE });
+    const last = this.lastPublished(manifest.name);
+    // gateways refuse a version that is not newer; and the retrain builds on the last model kept here
+    if (last && (manifest.version < last.version || (manifest.version === last.version && manifest.sha256 !== last.sha256))) {
+      throw new Error(`${manifest.name} v${manifest.version} is not newer than v${last.version}, the last version this cloud published: give the model a higher model_version`);
+    }
     const signed = signManifest(manifest, this.options.privateKey);
     const m = signed.manifest;
     await this.inParallel(m.chunkCount, (i) => this.client.publishAcked(topics.chunk(this.fleet, m.name, m.version, i), Buffer.from(chunkOf(bytes, m, i)), { retain: true }));
     await this.client.publishAcked(topics.manifest(this.fleet, m.name), Buffer.from(JSON.stringify(signed)), { retain: true });
     this.saveModel(m.name, bytes);
     const old = this.published.get(m.name);
-    this.published.set(m.name, { version: m.version, chunkCount: m.chunkCount });
+    this.published.set(m.name, { version: m.version, chunkCount: m.chunkCount, sha256: m.sha256 });
     if (old && old.version !== m.version) {
       // an empty retained message removes the retained chunk from the broker
       await this.inParallel(old.chunkCount, (i) => this.client.publishAcked(topics.chunk(this.fleet, m.name, old.version, i), Buffer.alloc(0), { retain: true })).catch(() => undefined);
@@ -197,6 +203,19 @@ export class CloudSync {
     const file = path.join(this.options.modelDir, `${name}.onnx`);
     fs.writeFileSync(file + '.tmp', bytes);
     fs.renameSync(file + '.tmp', file);
+  }
+
+  /** Version and SHA-256 of the last model published under `name` (this run, or kept in modelDir). */
+  private lastPublished(name: string): { version: number; sha256: string } | null {
+    const inMemory = this.published.get(name);
+    if (inMemory) return inMemory;
+    const bytes = this.currentModel(name);
+    if (!bytes) return null;
+    try {
+      return { version: OnnxModel.fromBuffer(bytes, { validate: false }).modelVersion, sha256: sha256Hex(bytes) };
+    } catch {
+      return null; // not an ONNX file: nothing to compare against
+    }
   }
 
   /** The last model published under `name` (kept in memory and in modelDir), or null. */

@@ -1,10 +1,12 @@
 import { strict as assert } from 'assert';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { DurableQueue } from '../../../lib/store/queue';
 import { CloudSync, ReceivedBatch } from '../../../lib/sync/cloud';
+import { OnnxModel } from '../../../lib/onnx/model';
 import type { SyncClient, MessageHandler } from '../../../lib/sync/transport';
 
 /** a client that only records subscriptions, so the cloud's handlers can be fed directly */
@@ -15,6 +17,17 @@ function fakeClient(): { client: SyncClient; deliver(topic: string, payload: Buf
     unsubscribe: async () => undefined,
   } as unknown as SyncClient;
   return { client, deliver: (topic, payload) => handlers.filter(([f]) => f.endsWith(topic.split('/').pop()!)).forEach(([, h]) => h(topic, payload, {} as never)) };
+}
+
+/** a client that acknowledges every publish at once and keeps the topics */
+function publishingClient(): { client: SyncClient; topics: string[] } {
+  const topics: string[] = [];
+  const client = {
+    subscribe: async () => undefined,
+    unsubscribe: async () => undefined,
+    publishAcked: async (topic: string) => void topics.push(topic),
+  } as unknown as SyncClient;
+  return { client, topics };
 }
 
 const batch = (ids: number[], epoch = 'e1') => zlib.gzipSync(Buffer.from(JSON.stringify({ gateway: 'gw1', epoch, samples: ids.map((id) => ({ id, payload: { x: id } })) })));
@@ -55,6 +68,33 @@ describe('lib/sync/cloud', () => {
     assert.equal(errors.length, 1);
     assert.match(errors[0].message, /sample batch from gw2/);
     assert.equal(store.size, 6);
+    store.close();
+  });
+
+  it('refuses to publish a version that is not newer than the last one it published, also after a restart', async () => {
+    const { privateKey } = crypto.generateKeyPairSync('ed25519');
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const store = new DurableQueue({ path: path.join(dir, 'samples.db'), maxAgeMs: 0, synchronous: 'NORMAL' });
+    const modelDir = path.join(dir, 'models');
+    const model = OnnxModel.load(path.join(__dirname, '../../../models/turbine-multitask.onnx'));
+    const version = 5;
+    model.modelVersion = version;
+    const v = model.toBuffer();
+    const p1 = publishingClient();
+    const c1 = new CloudSync({ client: p1.client, fleet: 'p', store, privateKey: pem, modelDir });
+    await c1.publishModel(v, { name: 'turbine', version });
+    await c1.publishModel(v, { name: 'turbine', version }); // the same file again: a re-announcement
+    await assert.rejects(c1.publishModel(v, { name: 'turbine', version: version - 1 }), /turbine v\d+ is not newer than v\d+, the last version this cloud published/);
+    model.setMetadata('note', 'different bytes, same version');
+    await assert.rejects(c1.publishModel(model.toBuffer(), { name: 'turbine', version }), /is not newer/);
+    // a new cloud on the same model folder reads the version from the kept file
+    const p2 = publishingClient();
+    const c2 = new CloudSync({ client: p2.client, fleet: 'p', store, privateKey: pem, modelDir });
+    await assert.rejects(c2.publishModel(v, { name: 'turbine', version: version - 1 }), /is not newer than v/);
+    assert.equal(p2.topics.length, 0, 'nothing was published for the refused model');
+    model.modelVersion = version + 1;
+    await c2.publishModel(model.toBuffer(), { name: 'turbine', version: version + 1 });
+    assert.ok(p2.topics.some((t) => t.endsWith('/manifest')));
     store.close();
   });
 });
