@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../errors';
 import { parseRules, type Rule } from './rules';
+import { isBlank } from '../util/config';
 
 export type AugmentOutput = 'each' | 'batch';
 
@@ -24,13 +25,9 @@ export const MAX_COUNT = 100000;
 export const MAX_ATTEMPTS = 1000;
 export const MAX_SEED = 0xffffffff;
 
-function blank(v: unknown): boolean {
-  return v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
-}
-
 /** A whole number in [min, max]; blank gives `fallback` (when there is one). */
 function integer(v: unknown, property: string, min: number, max: number, fallback?: number): number {
-  if (blank(v)) {
+  if (isBlank(v)) {
     if (fallback !== undefined) return fallback;
     throw new ConfigError(property, `expected an integer ${min}–${max}, got ${JSON.stringify(v)}`);
   }
@@ -44,8 +41,8 @@ export function parseAugmentOptions(raw: Record<string, unknown>): AugmentNodeOp
   const rules = parseRules(raw.rules ?? '');
   const count = integer(raw.count, 'count', 1, MAX_COUNT, AUGMENT_DEFAULTS.count);
   const maxAttempts = integer(raw.maxAttempts, 'maxAttempts', 1, MAX_ATTEMPTS, AUGMENT_DEFAULTS.maxAttempts);
-  const seed = blank(raw.seed) ? null : integer(raw.seed, 'seed', 0, MAX_SEED);
-  const output = blank(raw.output) ? AUGMENT_DEFAULTS.output : raw.output;
+  const seed = isBlank(raw.seed) ? null : integer(raw.seed, 'seed', 0, MAX_SEED);
+  const output = isBlank(raw.output) ? AUGMENT_DEFAULTS.output : raw.output;
   if (output !== 'each' && output !== 'batch') throw new ConfigError('output', `expected "each" or "batch", got ${JSON.stringify(raw.output)}`);
   return { rules, count, seed, output, maxAttempts };
 }

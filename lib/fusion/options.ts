@@ -4,6 +4,7 @@
  * the property.
  */
 import { ConfigError } from '../errors';
+import { isBlank } from '../util/config';
 
 export type FusionMode = 'fixed' | 'adaptive' | 'kalman';
 export const FUSION_MODES: readonly FusionMode[] = ['fixed', 'adaptive', 'kalman'];
@@ -41,10 +42,6 @@ export const FUSION_DEFAULTS = {
   maxHeld: 100,
 };
 
-function blank(v: unknown): boolean {
-  return v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
-}
-
 function num(v: unknown, property: string): number {
   const n = typeof v === 'number' ? v : Number(String(v).trim());
   if (!Number.isFinite(n)) throw new ConfigError(property, `expected a number, got ${JSON.stringify(v)}`);
@@ -52,11 +49,11 @@ function num(v: unknown, property: string): number {
 }
 
 function optionalNum(v: unknown, property: string, fallback: number): number {
-  return blank(v) ? fallback : num(v, property);
+  return isBlank(v) ? fallback : num(v, property);
 }
 
 function text(v: unknown): string {
-  return blank(v) ? '' : String(v).trim();
+  return isBlank(v) ? '' : String(v).trim();
 }
 
 /** Validate raw (editor) config into options; throws ConfigError. */
@@ -75,7 +72,7 @@ export function parseFusionOptions(raw: Record<string, unknown>): DualFusionOpti
   let weights = { a: 0.5, b: 0.5 };
   if (mode === 'fixed') {
     const wa = optionalNum(raw.weightA, 'weightA', 0.5);
-    const wb = blank(raw.weightB) ? 1 - wa : num(raw.weightB, 'weightB');
+    const wb = isBlank(raw.weightB) ? 1 - wa : num(raw.weightB, 'weightB');
     if (wa < 0 || wa > 1) throw new ConfigError('weightA', `a weight must be between 0 and 1, got ${wa}`);
     if (wb < 0 || wb > 1) throw new ConfigError('weightB', `a weight must be between 0 and 1, got ${wb}`);
     if (Math.abs(wa + wb - 1) > 1e-6) throw new ConfigError('weightB', `the weights must sum to 1 (w1 + w2 = 1), got ${wa} + ${wb} = ${wa + wb}`);
@@ -87,18 +84,18 @@ export function parseFusionOptions(raw: Record<string, unknown>): DualFusionOpti
   const timeoutMs = optionalNum(raw.timeout, 'timeout', FUSION_DEFAULTS.timeoutMs);
   if (!(timeoutMs > skewMs)) throw new ConfigError('timeout', `must be longer than the pairing skew (${skewMs} ms), got ${timeoutMs}`);
 
-  const tolerance = blank(raw.tolerance) ? null : num(raw.tolerance, 'tolerance');
+  const tolerance = isBlank(raw.tolerance) ? null : num(raw.tolerance, 'tolerance');
   if (tolerance !== null && !(tolerance > 0)) throw new ConfigError('tolerance', `must be > 0 (or blank for no disagreement check), got ${tolerance}`);
 
   const window = optionalNum(raw.window, 'window', FUSION_DEFAULTS.window);
   if (!Number.isInteger(window) || window < 3) throw new ConfigError('window', `must be a whole number of pairs ≥ 3, got ${window}`);
 
-  const noiseA = blank(raw.noiseA) ? null : num(raw.noiseA, 'noiseA');
-  const noiseB = blank(raw.noiseB) ? null : num(raw.noiseB, 'noiseB');
+  const noiseA = isBlank(raw.noiseA) ? null : num(raw.noiseA, 'noiseA');
+  const noiseB = isBlank(raw.noiseB) ? null : num(raw.noiseB, 'noiseB');
   if (noiseA !== null && !(noiseA > 0)) throw new ConfigError('noiseA', `a noise standard deviation must be > 0, got ${noiseA}`);
   if (noiseB !== null && !(noiseB > 0)) throw new ConfigError('noiseB', `a noise standard deviation must be > 0, got ${noiseB}`);
 
-  const processNoise = blank(raw.processNoise) ? null : num(raw.processNoise, 'processNoise');
+  const processNoise = isBlank(raw.processNoise) ? null : num(raw.processNoise, 'processNoise');
   if (processNoise !== null && processNoise < 0) throw new ConfigError('processNoise', `must be ≥ 0 (or blank to estimate it), got ${processNoise}`);
 
   const maxHeld = optionalNum(raw.maxHeld, 'maxHeld', FUSION_DEFAULTS.maxHeld);

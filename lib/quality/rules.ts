@@ -4,6 +4,7 @@
  * into typed rules or throws a ConfigError naming the rule and what is wrong with it.
  */
 import { ConfigError } from '../errors';
+import { isBlank } from '../util/config';
 
 export type Grade = 'pass' | 'review' | 'reject';
 export const GRADES: readonly Grade[] = ['pass', 'review', 'reject'];
@@ -85,10 +86,6 @@ export interface GateOptions {
   missingGrade: Grade;
 }
 
-function blank(v: unknown): boolean {
-  return v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
-}
-
 /** Validate the editor's rule list; throws ConfigError('rules', 'rule N (kind field): …'). */
 export function parseRules(raw: unknown): Rule[] {
   let list = raw;
@@ -120,27 +117,27 @@ function parseRule(raw: unknown, index: number): Rule {
     throw new ConfigError('rules', `rule ${index}: kind must be one of ${RULE_KINDS.join(', ')}, got ${JSON.stringify(r.kind)}`);
   }
   const k = kind as RuleKind;
-  const field = blank(r.field) ? '' : String(r.field).trim();
+  const field = isBlank(r.field) ? '' : String(r.field).trim();
   const where = `rule ${index} (${k}${field ? ' ' + field : ''})`;
   const fail = (message: string): never => {
     throw new ConfigError('rules', `${where}: ${message}`);
   };
   const number = (key: string, label: string): number => {
     const v = r[key];
-    if (blank(v)) return fail(`${label} is required`);
+    if (isBlank(v)) return fail(`${label} is required`);
     const n = typeof v === 'number' ? v : Number(String(v).trim());
     if (!Number.isFinite(n)) return fail(`${label} must be a number, got ${JSON.stringify(v)}`);
     return n;
   };
-  const optional = (key: string, label: string): number | null => (blank(r[key]) ? null : number(key, label));
+  const optional = (key: string, label: string): number | null => (isBlank(r[key]) ? null : number(key, label));
   if (!field) fail('a field is required');
   let grade = DEFAULT_GRADES[k];
-  if (!blank(r.grade)) {
+  if (!isBlank(r.grade)) {
     const g = String(r.grade).trim();
     if (!(GRADES as readonly string[]).includes(g) || g === 'pass') fail(`grade must be review or reject, got ${JSON.stringify(r.grade)}`);
     grade = g as Grade;
   }
-  const name = blank(r.name) ? `${k} ${field}` : String(r.name).trim();
+  const name = isBlank(r.name) ? `${k} ${field}` : String(r.name).trim();
   switch (k) {
     case 'band': {
       const nominal = number('nominal', 'nominal');
@@ -162,7 +159,7 @@ function parseRule(raw: unknown, index: number): Rule {
     case 'completeness': {
       const maxIntervalMs = optional('interval', 'max interval (ms)');
       const maxMissingRate = optional('missingRate', 'max missing rate');
-      const window = blank(r.window) ? 1000 : number('window', 'window');
+      const window = isBlank(r.window) ? 1000 : number('window', 'window');
       const expectedIntervalMs = optional('expected', 'expected interval (ms)');
       if (maxIntervalMs === null && maxMissingRate === null) fail('set a max interval, a max missing rate, or both');
       if (maxIntervalMs !== null && !(maxIntervalMs > 0)) fail(`max interval must be > 0 ms, got ${maxIntervalMs}`);
@@ -183,7 +180,7 @@ function parseRule(raw: unknown, index: number): Rule {
 
 /** Node-level options: the grade of a record missing a field. */
 export function parseGateOptions(raw: Record<string, unknown>): GateOptions {
-  const g = blank(raw.missingGrade) ? 'reject' : String(raw.missingGrade).trim();
+  const g = isBlank(raw.missingGrade) ? 'reject' : String(raw.missingGrade).trim();
   if (g !== 'review' && g !== 'reject') throw new ConfigError('missingGrade', `expected review or reject, got ${JSON.stringify(raw.missingGrade)}`);
   return { missingGrade: g };
 }
