@@ -14,6 +14,17 @@ import { InputError } from '../errors';
 export const NOT_STORED = new Set(['ack', 'control', '_cacheId']);
 
 export function encodeMessage(msg: Record<string, unknown>): Buffer {
+  const body = encodeBody(msg);
+  return typeof body === 'string' ? Buffer.from(body) : body;
+}
+
+/**
+ * encodeMessage without the last step for plain JSON data: the JSON text as a string (the queue
+ * stores it as its UTF-8 bytes). A string crosses to the queue's worker thread as one copy, where
+ * a small Buffer would drag its whole 8 KB allocation pool along, and the UTF-8 conversion then
+ * happens off Node-RED's thread.
+ */
+export function encodeBody(msg: Record<string, unknown>): string | Buffer {
   let stored: Record<string, unknown> = msg;
   // a data message normally carries none of the control fields: store it as is, without a copy
   if (Object.getPrototypeOf(msg) !== Object.prototype || 'ack' in msg || 'control' in msg || '_cacheId' in msg) {
@@ -22,7 +33,7 @@ export function encodeMessage(msg: Record<string, unknown>): Buffer {
       if (!NOT_STORED.has(key)) stored[key] = msg[key];
     }
   }
-  if (isPlainJson(stored, 0)) return Buffer.from(JSON.stringify(stored));
+  if (isPlainJson(stored, 0)) return JSON.stringify(stored);
   try {
     return v8.serialize(stored);
   } catch (err) {

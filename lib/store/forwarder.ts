@@ -16,8 +16,14 @@
  * Records committed in this process are delivered from memory (the caller's own value) while the
  * link keeps up; everything else (backlog after a restart, retries, after a long outage) is read
  * back from the file and decoded.
+ *
+ * The queue is a DurableQueue (commits on the calling thread) or a WorkerQueue (commits on a worker
+ * thread, results as events: one commit in flight at a time while the next group gathers). With
+ * the latter a read can see a commit's rows before its result has been handled here; records are
+ * therefore taken into the memory cache only past the delivery cursor and only if nothing was
+ * invalidated since the commit was posted.
  */
-import type { AppendEntry, DropCounts, DurableQueue, QueueRow, QueueStats } from './queue';
+import type { AppendEntry, CommitResult, DropCounts, DurableQueue, QueueRow, QueueStats } from './queue';
 import { systemClock, type Clock } from './clock';
 
 export interface Delivery<T> {
@@ -34,8 +40,15 @@ export type ForwarderEvent =
   | { type: 'dropped'; dropped: DropCounts; count: number }
   | { type: 'error'; error: Error; context: 'commit' | 'decode' | 'deliver' };
 
+/** What the forwarder needs of a queue: DurableQueue, or WorkerQueue with its asynchronous commit. */
+export type StoreQueue = Pick<DurableQueue, 'size' | 'isOpen' | 'maxAgeMs' | 'policy' | 'commit' | 'head' | 'readAfter' | 'reset' | 'stats'> & {
+  commitAsync?(entries: AppendEntry[], acks: number[], done: (err: Error | null, result: CommitResult | null) => void): void;
+  /** wait until every asynchronous commit has been answered and its callback has run */
+  drain?(): void;
+};
+
 export interface ForwarderOptions<T> {
-  queue: DurableQueue;
+  queue: StoreQueue;
   /** turn a stored row back into the value to deliver */
   decode: (row: QueueRow) => T;
   deliver: (delivery: Delivery<T>) => void;
@@ -91,7 +104,7 @@ interface NextItem<T> {
 }
 
 export class StoreForwarder<T> {
-  readonly queue: DurableQueue;
+  readonly queue: StoreQueue;
   private readonly clock: Clock;
   private readonly decode: (row: QueueRow) => T;
   private readonly deliver: (d: Delivery<T>) => void;
@@ -110,6 +123,8 @@ export class StoreForwarder<T> {
   private inFlight = new Map<number, number>();
   private cache = new Map<number, T>();
   private cacheValid = false;
+  /** raised by every invalidate(): a commit posted before cannot fill the cache */
+  private cacheEpoch = 0;
   private readBuf: QueueRow[] = [];
   private readIdx = 0;
   private cursor = 0;
@@ -201,7 +216,7 @@ export class StoreForwarder<T> {
     this.pump();
   }
 
-  /** Commit whatever is held now (appends and acks). */
+  /** Commit whatever is held now (appends and acks); with a WorkerQueue the result comes later. */
   flush(): void {
     this.clearTimer('flushTimer');
     if (this.flushing || this.queue.isOpen === false) return;
@@ -210,25 +225,42 @@ export class StoreForwarder<T> {
     const batch = this.held;
     this.held = [];
     const acks = [...this.pendingAcks];
-    let result;
-    try {
-      result = this.queue.commit(batch.map((h) => h.entry), acks);
-    } catch (err) {
-      this.flushing = false;
-      const error = err instanceof Error ? err : new Error(String(err));
-      for (const h of batch) safe(() => h.cb(error, null));
-      this.onEvent({ type: 'error', error, context: 'commit' });
+    this.pendingAcks.clear();
+    const entries = batch.map((h) => h.entry);
+    const epoch = this.cacheEpoch;
+    if (this.queue.commitAsync) {
+      this.queue.commitAsync(entries, acks, (err, result) => this.committed(batch, acks, epoch, err, result));
       return;
     }
-    this.pendingAcks.clear();
+    let result: CommitResult;
+    try {
+      result = this.queue.commit(entries, acks);
+    } catch (err) {
+      this.committed(batch, acks, epoch, err instanceof Error ? err : new Error(String(err)), null);
+      return;
+    }
+    this.committed(batch, acks, epoch, null, result);
+  }
+
+  /** A commit's outcome: accept (or refuse) its records, cache them for delivery, deliver. */
+  private committed(batch: Array<Held<T>>, acks: number[], epoch: number, error: Error | null, result: CommitResult | null): void {
+    this.flushing = false;
+    if (error || !result) {
+      const err = error ?? new Error('commit gave no result');
+      for (const id of acks) this.pendingAcks.add(id); // kept for the next commit
+      for (const h of batch) safe(() => h.cb(err, null));
+      this.onEvent({ type: 'error', error: err, context: 'commit' });
+      return;
+    }
     this.counters.commits++;
     this.counters.acksUnknown += acks.length - result.acked;
     const droppedAny = result.droppedIds.length > 0;
     if (droppedAny) this.forget(result.droppedIds);
-    if (this.cacheValid) {
+    if (this.cacheValid && epoch === this.cacheEpoch) {
       for (let i = 0; i < batch.length; i++) {
         const id = result.ids[i];
-        if (id === null) continue;
+        // null: refused; at or below the cursor: already read back from the file and delivered
+        if (id === null || id <= this.cursor) continue;
         const value = batch[i].value;
         if (value === undefined || this.cache.size >= this.cacheLimit) {
           this.invalidate();
@@ -237,7 +269,6 @@ export class StoreForwarder<T> {
         this.cache.set(id, value);
       }
     }
-    this.flushing = false;
     for (let i = 0; i < batch.length; i++) {
       const id = result.ids[i];
       try {
@@ -250,6 +281,7 @@ export class StoreForwarder<T> {
     const d = result.dropped;
     const dropCount = d.oldest + d.expired + d.refused + d.thinned;
     if (dropCount) this.onEvent({ type: 'dropped', dropped: d, count: dropCount });
+    if (this.closed) return;
     if (this.held.length || this.pendingAcks.size) this.scheduleFlush();
     this.pump();
   }
@@ -270,6 +302,7 @@ export class StoreForwarder<T> {
   /** Drop the whole backlog (counted as reset); returns how many records were removed. */
   reset(): number {
     this.flush();
+    this.queue.drain?.(); // no commit result may arrive after the rows are gone
     const n = this.queue.reset();
     this.inFlight.clear();
     this.clearTimer('ackTimer');
@@ -298,7 +331,11 @@ export class StoreForwarder<T> {
   /** Commit what is held (their callbacks run) and stop every timer. The queue stays open. */
   close(): void {
     if (this.closed) return;
-    this.flush();
+    // twice: what gathered while a worker commit was in flight goes in a second one
+    for (let i = 0; i < 2; i++) {
+      this.flush();
+      this.queue.drain?.();
+    }
     this.closed = true;
     for (const t of ['flushTimer', 'ackTimer', 'probeTimer', 'pumpTimer'] as const) this.clearTimer(t);
     for (const h of this.held.splice(0)) safe(() => h.cb(new Error('store is closed'), null));
@@ -334,6 +371,7 @@ export class StoreForwarder<T> {
   }
 
   private invalidate(): void {
+    this.cacheEpoch++;
     this.cacheValid = false;
     this.cache.clear();
     this.readBuf = [];

@@ -3,3 +3,4 @@ export * from './queue';
 export * from './forwarder';
 export * from './clock';
 export * from './codec';
+export * from './worker-queue';

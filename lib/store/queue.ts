@@ -49,7 +49,8 @@ export interface QueueOptions {
 }
 
 export interface AppendEntry {
-  body: Buffer;
+  /** the record; a string is stored as its UTF-8 bytes (and read back as a Buffer) */
+  body: Buffer | string;
   topic?: string | null;
 }
 
@@ -358,8 +359,9 @@ export class DurableQueue {
     // decide refusals first (they depend only on what was accepted before), then insert the
     // accepted rows in order, INSERT_CHUNK rows per statement
     const accepted: number[] = [];
+    const bodies = entries.map((e) => (typeof e.body === 'string' ? Buffer.from(e.body) : e.body));
     for (let i = 0; i < entries.length; i++) {
-      const size = entries[i].body.length;
+      const size = bodies[i].length;
       let refuse: string | null = null;
       if (this.maxBytes > 0 && size > this.maxBytes) refuse = `record of ${size} bytes is larger than the whole capacity (${this.maxBytes} bytes)`;
       else if (this.policy === 'refuse-newest') {
@@ -384,18 +386,18 @@ export class DurableQueue {
     const params: unknown[] = new Array(INSERT_CHUNK * 4);
     for (; k + INSERT_CHUNK <= accepted.length; k += INSERT_CHUNK) {
       for (let j = 0; j < INSERT_CHUNK; j++) {
-        const e = entries[accepted[k + j]];
+        const i = accepted[k + j];
         params[4 * j] = now;
-        params[4 * j + 1] = e.topic ?? null;
-        params[4 * j + 2] = e.body.length;
-        params[4 * j + 3] = e.body;
+        params[4 * j + 1] = entries[i].topic ?? null;
+        params[4 * j + 2] = bodies[i].length;
+        params[4 * j + 3] = bodies[i];
       }
       const last = Number(this.st.insertMany.run(params).lastInsertRowid);
       for (let j = 0; j < INSERT_CHUNK; j++) ids[accepted[k + j]] = last - INSERT_CHUNK + 1 + j;
     }
     for (; k < accepted.length; k++) {
-      const e = entries[accepted[k]];
-      ids[accepted[k]] = Number(this.st.insert.run(now, e.topic ?? null, e.body.length, e.body).lastInsertRowid);
+      const i = accepted[k];
+      ids[i] = Number(this.st.insert.run(now, entries[i].topic ?? null, bodies[i].length, bodies[i]).lastInsertRowid);
     }
     if (this.policy === 'drop-oldest') this.dropOldest(dropped, droppedIds);
     else if (this.policy === 'thin-out') this.thinOut(dropped, droppedIds);

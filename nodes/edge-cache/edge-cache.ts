@@ -12,9 +12,10 @@ import { onInput, configNumber, asError } from '../shared/adapter';
 import { InputError } from '../../lib/errors';
 import { resolveUserPath } from '../../lib/paths';
 // straight from the modules, not the lib/store index: its re-exports are getters, read per message
-import { DurableQueue, OVERFLOW_POLICIES, type DropCounts, type OverflowPolicy, type Synchronous } from '../../lib/store/queue';
+import { OVERFLOW_POLICIES, type DropCounts, type OverflowPolicy, type Synchronous } from '../../lib/store/queue';
+import { WorkerQueue } from '../../lib/store/worker-queue';
 import { StoreForwarder, type ForwarderEvent } from '../../lib/store/forwarder';
-import { decodeMessage, encodeMessage } from '../../lib/store/codec';
+import { decodeMessage, encodeBody } from '../../lib/store/codec';
 
 interface EdgeCacheDef extends NodeDef {
   file?: string;
@@ -95,7 +96,8 @@ export = function register(RED: NodeAPI): void {
       const text = RED._(full, subs as Record<string, string>);
       return text && text !== full ? text : fallbackText(full, subs);
     };
-    let queue: DurableQueue | null = null;
+    // the SQLite connection lives in a worker thread: commits do not take Node-RED's thread
+    let queue: WorkerQueue | null = null;
     let forwarder: StoreForwarder<Msg> | null = null;
     let setupError: Error | null = null;
     const droppedSinceReport: DropCounts = { oldest: 0, expired: 0, refused: 0, thinned: 0, reset: 0 };
@@ -139,7 +141,7 @@ export = function register(RED: NodeAPI): void {
       const rate = nonNegative(def.rate, 'rate', 200);
       const commitInterval = nonNegative(def.commitInterval, 'commitInterval', 10);
       const commitCount = positiveInt(def.commitCount, 'commitCount', 1000, 1);
-      queue = new DurableQueue({
+      queue = new WorkerQueue({
         path: file,
         synchronous: sync as Synchronous,
         maxAgeMs: maxAgeMin * 60_000,
@@ -259,7 +261,7 @@ export = function register(RED: NodeAPI): void {
         send2(msg.control, { ...extra, ...fwd.stats(), droppedReported: droppedTotal });
         return;
       }
-      const body = encodeMessage(msg);
+      const body = encodeBody(msg);
       fwd.enqueue({ body, topic: typeof msg.topic === 'string' ? msg.topic : null }, msg, (err) => done(err ?? undefined));
       return 'held';
     });
