@@ -24,6 +24,7 @@
  * invalidated since the commit was posted.
  */
 import type { AppendEntry, CommitResult, DropCounts, DurableQueue, QueueRow, QueueStats } from './queue';
+import { RecordBatch, type PackedEntries } from './record-batch';
 import { systemClock, type Clock } from './clock';
 
 export interface Delivery<T> {
@@ -41,8 +42,8 @@ export type ForwarderEvent =
   | { type: 'error'; error: Error; context: 'commit' | 'decode' | 'deliver' };
 
 /** What the forwarder needs of a queue: DurableQueue, or WorkerQueue with its asynchronous commit. */
-export type StoreQueue = Pick<DurableQueue, 'size' | 'isOpen' | 'maxAgeMs' | 'policy' | 'commit' | 'head' | 'readAfter' | 'reset' | 'stats'> & {
-  commitAsync?(entries: AppendEntry[], acks: number[], done: (err: Error | null, result: CommitResult | null) => void): void;
+export type StoreQueue = Pick<DurableQueue, 'size' | 'isOpen' | 'maxAgeMs' | 'policy' | 'commit' | 'commitBatch' | 'head' | 'readAfter' | 'reset' | 'stats'> & {
+  commitBatchAsync?(batch: PackedEntries, acks: number[], done: (err: Error | null, result: CommitResult | null) => void): void;
   /** wait until every asynchronous commit has been answered and its callback has run */
   drain?(): void;
 };
@@ -92,8 +93,8 @@ export interface ForwarderStats extends QueueStats {
   settings: { ackTimeoutMs: number; retryIntervalMs: number; maxInFlight: number; ratePerSec: number; commitIntervalMs: number; commitMaxCount: number };
 }
 
+/** A record waiting for its commit (its bytes are already in the forwarder's RecordBatch). */
 interface Held<T> {
-  entry: AppendEntry;
   value: T | undefined;
   cb: AppendCallback;
 }
@@ -102,6 +103,13 @@ interface NextItem<T> {
   id: number;
   value: T;
 }
+
+/**
+ * Commits a worker-thread queue may have in flight at once: while the worker commits one group the
+ * next can already be on its way, and a burst is committed in groups of commitMaxCount instead of
+ * one ever larger group. The worker answers them in order.
+ */
+const MAX_COMMITS_IN_FLIGHT = 4;
 
 export class StoreForwarder<T> {
   readonly queue: StoreQueue;
@@ -119,6 +127,8 @@ export class StoreForwarder<T> {
   private readonly cacheLimit: number;
 
   private held: Array<Held<T>> = [];
+  /** the held records' bytes, packed as they arrive (see record-batch.ts) */
+  private batch = new RecordBatch();
   private pendingAcks = new Set<number>();
   private inFlight = new Map<number, number>();
   private cache = new Map<number, T>();
@@ -133,7 +143,8 @@ export class StoreForwarder<T> {
   private lastRefill: number;
   private enabled: boolean;
   private healthy = true;
-  private flushing = false;
+  /** commits posted and not yet answered (a synchronous queue answers before flush returns) */
+  private commitsInFlight = 0;
   private pumping = false;
   private closed = false;
   private flushTimer: unknown = null;
@@ -178,7 +189,8 @@ export class StoreForwarder<T> {
       cb(new Error('store is closed'), null);
       return;
     }
-    this.held.push({ entry, value, cb });
+    this.batch.append(entry.body, entry.topic);
+    this.held.push({ value, cb });
     this.scheduleFlush();
   }
 
@@ -219,22 +231,22 @@ export class StoreForwarder<T> {
   /** Commit whatever is held now (appends and acks); with a WorkerQueue the result comes later. */
   flush(): void {
     this.clearTimer('flushTimer');
-    if (this.flushing || this.queue.isOpen === false) return;
+    if (this.commitsInFlight >= MAX_COMMITS_IN_FLIGHT || this.queue.isOpen === false) return;
     if (!this.held.length && !this.pendingAcks.size) return;
-    this.flushing = true;
+    this.commitsInFlight++;
     const batch = this.held;
     this.held = [];
     const acks = [...this.pendingAcks];
     this.pendingAcks.clear();
-    const entries = batch.map((h) => h.entry);
+    const records = this.batch.take();
     const epoch = this.cacheEpoch;
-    if (this.queue.commitAsync) {
-      this.queue.commitAsync(entries, acks, (err, result) => this.committed(batch, acks, epoch, err, result));
+    if (this.queue.commitBatchAsync) {
+      this.queue.commitBatchAsync(records, acks, (err, result) => this.committed(batch, acks, epoch, err, result));
       return;
     }
     let result: CommitResult;
     try {
-      result = this.queue.commit(entries, acks);
+      result = this.queue.commitBatch(records, acks);
     } catch (err) {
       this.committed(batch, acks, epoch, err instanceof Error ? err : new Error(String(err)), null);
       return;
@@ -244,7 +256,7 @@ export class StoreForwarder<T> {
 
   /** A commit's outcome: accept (or refuse) its records, cache them for delivery, deliver. */
   private committed(batch: Array<Held<T>>, acks: number[], epoch: number, error: Error | null, result: CommitResult | null): void {
-    this.flushing = false;
+    this.commitsInFlight--;
     if (error || !result) {
       const err = error ?? new Error('commit gave no result');
       for (const id of acks) this.pendingAcks.add(id); // kept for the next commit
@@ -290,7 +302,7 @@ export class StoreForwarder<T> {
   maintain(): void {
     if (this.closed || this.queue.maxAgeMs <= 0 || this.queue.policy === 'refuse-newest') return;
     const head = this.queue.head();
-    if (head && head.ts < this.clock.now() - this.queue.maxAgeMs && !this.flushing) {
+    if (head && head.ts < this.clock.now() - this.queue.maxAgeMs && this.commitsInFlight === 0) {
       const result = this.queue.commit([], []);
       if (result.droppedIds.length) {
         this.forget(result.droppedIds);
@@ -301,8 +313,7 @@ export class StoreForwarder<T> {
 
   /** Drop the whole backlog (counted as reset); returns how many records were removed. */
   reset(): number {
-    this.flush();
-    this.queue.drain?.(); // no commit result may arrive after the rows are gone
+    this.commitEverything(); // and no commit result may arrive after the rows are gone
     const n = this.queue.reset();
     this.inFlight.clear();
     this.clearTimer('ackTimer');
@@ -331,11 +342,7 @@ export class StoreForwarder<T> {
   /** Commit what is held (their callbacks run) and stop every timer. The queue stays open. */
   close(): void {
     if (this.closed) return;
-    // twice: what gathered while a worker commit was in flight goes in a second one
-    for (let i = 0; i < 2; i++) {
-      this.flush();
-      this.queue.drain?.();
-    }
+    this.commitEverything();
     this.closed = true;
     for (const t of ['flushTimer', 'ackTimer', 'probeTimer', 'pumpTimer'] as const) this.clearTimer(t);
     for (const h of this.held.splice(0)) safe(() => h.cb(new Error('store is closed'), null));
@@ -343,11 +350,21 @@ export class StoreForwarder<T> {
 
   // ---- internals ----
 
+  /** Commit all that is held and wait for every commit in flight (a worker queue's results run now). */
+  private commitEverything(): void {
+    // a few rounds: the in-flight limit can hold back part of what is held until earlier commits answer
+    for (let round = 0; round < 3; round++) {
+      this.flush();
+      this.queue.drain?.();
+      if (!this.held.length) return;
+    }
+  }
+
   private scheduleFlush(): void {
     // only records count towards the commit count: acks ride on the records' next commit (or the
     // timer) instead of adding commits of their own (every commit is a WAL write, and an fsync at
     // synchronous FULL); a lost ack only means a redelivery, never a lost record
-    if (this.held.length >= this.commitMaxCount && !this.flushing) {
+    if (this.held.length >= this.commitMaxCount && this.commitsInFlight < MAX_COMMITS_IN_FLIGHT) {
       this.flush();
     } else if (!this.flushTimer) {
       this.flushTimer = this.clock.setTimeout(() => {

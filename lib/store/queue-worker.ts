@@ -10,7 +10,8 @@
  * thread wakes up; a counter is raised only after its message has been posted.
  */
 import { parentPort, workerData, type MessagePort } from 'worker_threads';
-import type { AppendEntry, DurableQueue, QueueOptions } from './queue';
+import type { DurableQueue, QueueOptions } from './queue';
+import type { PackedEntries } from './record-batch';
 
 export interface WorkerSetup {
   options: QueueOptions;
@@ -20,33 +21,12 @@ export interface WorkerSetup {
   commitPort: MessagePort;
 }
 
-/** Records of one commit, their bodies end to end in `bytes` (see packEntries in worker-queue.ts). */
-export interface PackedEntries {
-  bytes: ArrayBuffer;
-  /** end offset of each body in `bytes` */
-  ends: Uint32Array;
-  /** index into `topics` per body; -1 = no topic */
-  topicIndex: Int32Array;
-  topics: string[];
-}
-
 /** An asynchronous commit (its buffers are transferred, not copied). */
-export interface CommitRequest extends PackedEntries {
+export interface CommitRequest {
   kind: 'commit';
   seq: number;
+  batch: PackedEntries;
   acks: number[];
-}
-
-function unpack(req: PackedEntries): AppendEntry[] {
-  const bytes = Buffer.from(req.bytes);
-  const entries = new Array<AppendEntry>(req.ends.length);
-  let start = 0;
-  for (let i = 0; i < req.ends.length; i++) {
-    const t = req.topicIndex[i];
-    entries[i] = { body: bytes.subarray(start, req.ends[i]), topic: t < 0 ? null : req.topics[t] };
-    start = req.ends[i];
-  }
-  return entries;
 }
 
 export interface CallRequest {
@@ -87,7 +67,7 @@ function serve(setup: WorkerSetup, port: MessagePort): void {
     if (!queue) throw new Error('queue worker: the queue is not open');
     switch (op) {
       case 'commit':
-        return queue.commit(unpack(args[0] as PackedEntries), args[1] as number[]);
+        return queue.commitBatch(args[0] as PackedEntries, args[1] as number[]);
       case 'size':
         return queue.size;
       case 'storedBytes':
@@ -115,7 +95,7 @@ function serve(setup: WorkerSetup, port: MessagePort): void {
       let reply: Answer & { seq: number };
       try {
         if (!queue) throw new Error('queue worker: the queue is not open');
-        reply = { seq: req.seq, ok: true, value: queue.commit(unpack(req), req.acks) };
+        reply = { seq: req.seq, ok: true, value: queue.commitBatch(req.batch, req.acks) };
       } catch (err) {
         reply = { seq: req.seq, ok: false, error: serialise(err) };
       }

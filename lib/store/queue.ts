@@ -18,6 +18,7 @@
 import Database = require('better-sqlite3');
 import * as fs from 'fs';
 import * as path from 'path';
+import { unpackEntries, type PackedEntries } from './record-batch';
 
 export type Synchronous = 'FULL' | 'NORMAL';
 export type OverflowPolicy = 'drop-oldest' | 'refuse-newest' | 'thin-out';
@@ -322,6 +323,11 @@ export class DurableQueue {
       this.bytes = bytesBefore;
       throw err;
     }
+  }
+
+  /** commit() of a packed batch (record-batch.ts): what the forwarder and the worker queue commit. */
+  commitBatch(batch: PackedEntries, acks: number[] = []): CommitResult {
+    return this.commit(unpackEntries(batch), acks);
   }
 
   /** Append records (one transaction). */

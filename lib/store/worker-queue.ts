@@ -4,13 +4,13 @@
  * Why: a grouped commit (inserts, deletes of acknowledged rows, the WAL write and, at synchronous
  * FULL, the fsync) costs a few microseconds per message; on Node-RED's thread that time is taken
  * from every other node. Here the commit runs on the worker while the main thread goes on
- * accepting messages, and its result comes back as an event (`commitAsync`).
+ * accepting messages, and its result comes back as an event (`commitBatchAsync`).
  *
  * Everything else (size, head, readAfter, stats, reset, close, and a synchronous commit) keeps
  * DurableQueue's synchronous signature: the main thread posts the call and blocks on an
  * Atomics.wait until the worker has answered. Those calls are rare (status once a second, replay
  * reads of 256 rows, controls) and the worker answers them in the order of everything posted
- * before, so a call made after commitAsync sees that commit's rows — possibly before the main
+ * before, so a call made after commitBatchAsync sees that commit's rows — possibly before the main
  * thread has handled the commit's result event. StoreForwarder allows for that.
  *
  * The queue's file, durability and policies are DurableQueue's (queue.ts), unchanged.
@@ -18,7 +18,8 @@
 import * as path from 'path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'worker_threads';
 import { StoreError, type AppendEntry, type CommitResult, type OverflowPolicy, type QueueOptions, type QueueRow, type QueueStats, type Recovery, type Synchronous } from './queue';
-import type { Answer, CallRequest, CommitRequest, PackedEntries, QueueCall, SerialisedError, WorkerSetup } from './queue-worker';
+import type { Answer, CallRequest, CommitRequest, QueueCall, SerialisedError, WorkerSetup } from './queue-worker';
+import { packEntries, type PackedEntries } from './record-batch';
 
 export type CommitCallback = (err: Error | null, result: CommitResult | null) => void;
 
@@ -53,35 +54,6 @@ function revive(e: SerialisedError): Error {
 /** A Buffer over a structured-cloned Uint8Array, without copying. */
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-
-/**
- * All bodies of a commit in one transferable buffer (the structured clone of many small strings
- * or Buffers costs more than writing their bytes once), with the end offset of each; topics as an
- * index into the distinct topics of the commit.
- */
-function packEntries(entries: AppendEntry[]): PackedEntries {
-  let capacity = 0;
-  for (const e of entries) capacity += typeof e.body === 'string' ? 3 * e.body.length : e.body.length;
-  const bytes = Buffer.allocUnsafeSlow(capacity);
-  const ends = new Uint32Array(entries.length);
-  const topicIndex = new Int32Array(entries.length);
-  const topics: string[] = [];
-  let offset = 0;
-  let lastTopic: string | null | undefined;
-  let lastIndex = -1;
-  for (let i = 0; i < entries.length; i++) {
-    const { body, topic } = entries[i];
-    offset += typeof body === 'string' ? bytes.write(body, offset) : body.copy(bytes, offset);
-    ends[i] = offset;
-    if (topic !== lastTopic) {
-      lastTopic = topic;
-      lastIndex = topic == null ? -1 : topics.indexOf(topic);
-      if (topic != null && lastIndex < 0) lastIndex = topics.push(topic) - 1;
-    }
-    topicIndex[i] = lastIndex;
-  }
-  return { bytes: bytes.buffer as ArrayBuffer, ends, topicIndex, topics };
 }
 
 /** The worker thread: compiled JavaScript in the package; under the TypeScript test runner, via tsx. */
@@ -168,19 +140,19 @@ export class WorkerQueue {
   }
 
   /**
-   * Commit on the worker; `done` runs on the main thread with the result once it is committed
-   * (or with the error). Bodies given as strings cross as one copy each and are turned into
-   * UTF-8 bytes on the worker.
+   * Commit a packed batch (record-batch.ts) on the worker; `done` runs on the main thread with the
+   * result once it is committed (or with the error). The batch's buffers are transferred: the
+   * caller must not use it afterwards.
    */
-  commitAsync(entries: AppendEntry[], acks: number[], done: CommitCallback): void {
+  commitBatchAsync(batch: PackedEntries, acks: number[], done: CommitCallback): void {
     if (this.closed || this.failure) {
       done(this.failure ?? new StoreError('closed', `queue ${this.file} is closed`), null);
       return;
     }
     const seq = this.nextSeq++;
     this.pending.set(seq, done);
-    const request: CommitRequest = { kind: 'commit', seq, acks, ...packEntries(entries) };
-    this.worker.postMessage(request, [request.bytes, request.ends.buffer as ArrayBuffer, request.topicIndex.buffer as ArrayBuffer]);
+    const request: CommitRequest = { kind: 'commit', seq, batch, acks };
+    this.worker.postMessage(request, [batch.bytes, batch.ends.buffer as ArrayBuffer, batch.topicIndex.buffer as ArrayBuffer]);
   }
 
   /** Wait (blocking) until every posted commit has been answered, and run their callbacks now. */
@@ -199,8 +171,12 @@ export class WorkerQueue {
   }
 
   commit(entries: AppendEntry[], acks: number[] = []): CommitResult {
+    return this.commitBatch(packEntries(entries), acks);
+  }
+
+  commitBatch(batch: PackedEntries, acks: number[] = []): CommitResult {
     this.drain();
-    return this.call('commit', packEntries(entries), acks) as CommitResult;
+    return this.call('commit', batch, acks) as CommitResult;
   }
 
   append(entries: AppendEntry[]): CommitResult {

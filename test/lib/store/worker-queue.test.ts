@@ -3,13 +3,19 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as v8 from 'v8';
-import { DurableQueue, StoreError, type CommitResult } from '../../../lib/store/queue';
-import { WorkerQueue } from '../../../lib/store/worker-queue';
+import { DurableQueue, StoreError, type AppendEntry, type CommitResult } from '../../../lib/store/queue';
+import { packEntries } from '../../../lib/store/record-batch';
+import { WorkerQueue, type CommitCallback } from '../../../lib/store/worker-queue';
 import { StoreForwarder, type Delivery } from '../../../lib/store/forwarder';
 import { ManualClock } from '../../../lib/store/clock';
 import { encodeBody, decodeMessage } from '../../../lib/store/codec';
 
 const b = (s: string) => Buffer.from(s);
+
+/** WorkerQueue's asynchronous commit of plain entries. */
+function commitAsync(queue: WorkerQueue, entries: AppendEntry[], acks: number[], done: CommitCallback): void {
+  queue.commitBatchAsync(packEntries(entries), acks, done);
+}
 
 /** Poll the event loop until `predicate()` holds (commit results arrive as events). */
 async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -69,12 +75,12 @@ describe('lib/store WorkerQueue (SQLite on a worker thread)', () => {
     });
   }
 
-  it('commitAsync: results come back in order as events, with the same outcome as a direct commit', async () => {
+  it('commitBatchAsync: results come back in order as events, with the same outcome as a direct commit', async () => {
     const queue = wq({ policy: 'refuse-newest', maxCount: 3 });
     const results: CommitResult[] = [];
-    queue.commitAsync([{ body: 'a' }, { body: 'b' }], [], (err, r) => results.push(r!));
-    queue.commitAsync([{ body: 'c' }, { body: 'd' }], [], (err, r) => results.push(r!));
-    queue.commitAsync([], [1], (err, r) => results.push(r!));
+    commitAsync(queue, [{ body: 'a' }, { body: 'b' }], [], (err, r) => results.push(r!));
+    commitAsync(queue, [{ body: 'c' }, { body: 'd' }], [], (err, r) => results.push(r!));
+    commitAsync(queue, [], [1], (err, r) => results.push(r!));
     assert.equal(results.length, 0, 'nothing answered synchronously');
     assert.equal(queue.commitsInFlight, 3);
     await until(() => results.length === 3);
@@ -88,16 +94,16 @@ describe('lib/store WorkerQueue (SQLite on a worker thread)', () => {
   it('drain() runs the callbacks of every commit in flight before it returns', () => {
     const queue = wq();
     const ids: number[] = [];
-    for (let i = 0; i < 5; i++) queue.commitAsync([{ body: `r${i}` }], [], (err, r) => ids.push(r!.ids[0]!));
+    for (let i = 0; i < 5; i++) commitAsync(queue, [{ body: `r${i}` }], [], (err, r) => ids.push(r!.ids[0]!));
     queue.drain();
     assert.deepEqual(ids, [1, 2, 3, 4, 5]);
     assert.equal(queue.commitsInFlight, 0);
   });
 
-  it('a call after commitAsync sees the commit even before its result event was handled', () => {
+  it('a call after commitBatchAsync sees the commit even before its result event was handled', () => {
     const queue = wq();
     let answered = false;
-    queue.commitAsync([{ body: 'x' }], [], () => (answered = true));
+    commitAsync(queue, [{ body: 'x' }], [], () => (answered = true));
     assert.deepEqual(queue.readAfter(0, 10).map((r) => r.body.toString()), ['x']);
     assert.equal(answered, false, 'the result is still an event to come');
   });
@@ -105,12 +111,12 @@ describe('lib/store WorkerQueue (SQLite on a worker thread)', () => {
   it('close() finishes the commits in flight; later calls fail with a closed StoreError', () => {
     const queue = wq({}, 'c.sqlite');
     let id: number | null = null;
-    queue.commitAsync([{ body: 'last' }], [], (err, r) => (id = r!.ids[0]));
+    commitAsync(queue, [{ body: 'last' }], [], (err, r) => (id = r!.ids[0]));
     queue.close();
     assert.equal(id, 1);
     assert.throws(() => queue.size, (e: unknown) => e instanceof StoreError && e.code === 'closed');
     let error: Error | null = null;
-    queue.commitAsync([{ body: 'late' }], [], (err) => (error = err));
+    commitAsync(queue, [{ body: 'late' }], [], (err) => (error = err));
     assert.ok(error && (error as StoreError).code === 'closed');
     const reopened = wq({}, 'c.sqlite');
     assert.deepEqual(reopened.readAfter(0, 10).map((r) => r.body.toString()), ['last']);
