@@ -5,18 +5,24 @@
  *  1. storage at synchronous NORMAL and FULL: a raw better-sqlite3 insert loop (WAL, same table,
  *     grouped transactions) against the lib queue appending the same records in the same groups,
  *     replaying them (read + decode + ack), and the forwarder end to end (enqueue with encoding ->
- *     grouped commit -> deliver -> ack); three interleaved runs each, median printed (the machine
- *     is shared: single runs are noisy);
+ *     grouped commit -> deliver -> ack) with the SQLite connection on the main thread
+ *     (DurableQueue) and on a worker thread (WorkerQueue, what the node uses): flat out, and at a
+ *     fixed rate with the main thread's busy share and event-loop delay; three interleaved runs
+ *     each, median printed (the machine is shared: single runs are noisy);
  *  2. the edge-cache node in a test-helper flow against the pass-through node (Node-RED's own
- *     per-message cost): messages/s in and out, acks sent back in batches; a discarded warm-up run,
- *     then three interleaved runs, median printed (BENCH_SECTION=2 runs only this section, e.g. under --cpu-prof);
+ *     per-message cost) and against a "floor" node that only does what any durable node must on
+ *     Node-RED's thread (serialise the message, hold send + done() until its group's commit, no
+ *     storage at all): messages/s flat out (acks sent back in batches), and the main thread's
+ *     busy share at a fixed rate; a discarded warm-up run, then interleaved runs, median printed
+ *     (BENCH_SECTION=2 runs only this section, e.g. under --cpu-prof);
  *  3. the SIGKILL fault test with EDGE_CACHE_FAULT_KILLS kills (default 50; 3 when quick).
  */
 import Database = require('better-sqlite3');
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DurableQueue, StoreForwarder, encodeMessage, decodeMessage, type Synchronous } from '../lib/store';
+import { performance, monitorEventLoopDelay } from 'perf_hooks';
+import { DurableQueue, WorkerQueue, StoreForwarder, encodeBody, encodeMessage, decodeMessage, type Synchronous } from '../lib/store';
 import { loadNode, removeTestSpies, startServer, stopServer, helper } from '../test/support/harness';
 import { runFaultTest } from '../test/nodes/edge-cache-fault/run';
 import edgeCache = require('../nodes/edge-cache/edge-cache');
@@ -27,6 +33,9 @@ const N = QUICK ? 20_000 : 100_000;
 const GROUP = 1000;
 const REPS = 3;
 const NODE_N = QUICK ? 5_000 : 20_000;
+/** fixed-rate runs: messages per second and seconds */
+const FIXED_RATE = 5_000;
+const FIXED_SECONDS = QUICK ? 1 : 4;
 const KILLS = Number(process.env.EDGE_CACHE_FAULT_KILLS || (QUICK ? 3 : 50));
 /** BENCH_SECTION=2 runs only the node-in-a-flow section (for profiling); default all three */
 const SECTIONS = (process.env.BENCH_SECTION || '1,2,3').split(',').map((x) => x.trim());
@@ -85,8 +94,76 @@ function queueAppendReplay(sync: Synchronous): { append: number; replay: number 
   return { append, replay };
 }
 
-function forwarderEndToEnd(sync: Synchronous): Promise<number> {
-  const q = new DurableQueue({ path: fresh(`f-${sync}.sqlite`), synchronous: sync, maxAgeMs: 0 });
+type StoreThread = 'main' | 'worker';
+const openQueue = (name: string, sync: Synchronous, where: StoreThread) => {
+  const options = { path: fresh(name), synchronous: sync, maxAgeMs: 0 };
+  return where === 'main' ? new DurableQueue(options) : new WorkerQueue(options);
+};
+
+/** What one fixed-rate run cost the main thread. */
+interface Load {
+  /** share of the time the event loop was busy (performance.eventLoopUtilization) */
+  busy: number;
+  /** event-loop delay p99, ms */
+  delayP99: number;
+}
+
+/**
+ * Call `send(i)` for i = 0..n-1 at `perSecond` (checked every millisecond), then wait for
+ * `finished()`; measures the main thread's busy share and event-loop delay meanwhile.
+ */
+async function atFixedRate(n: number, perSecond: number, send: (i: number) => void, finished: () => boolean): Promise<Load> {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const before = performance.eventLoopUtilization();
+  const start = Date.now();
+  let i = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(n, Math.floor(((Date.now() - start) * perSecond) / 1000));
+      for (; i < due; i++) send(i);
+      if (i >= n && finished()) return resolve();
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const busy = performance.eventLoopUtilization(before).utilization;
+  delay.disable();
+  return { busy, delayP99: delay.percentile(99) / 1e6 };
+}
+
+/** The forwarder at a fixed rate (acks straight back, batched per turn): the main thread's load. */
+async function forwarderFixedRate(sync: Synchronous, where: StoreThread): Promise<Load> {
+  const q = openQueue(`fr-${sync}-${where}.sqlite`, sync, where);
+  let delivered = 0;
+  let acks: number[] = [];
+  const n = FIXED_RATE * FIXED_SECONDS;
+  const fwd: StoreForwarder<Record<string, unknown>> = new StoreForwarder<Record<string, unknown>>({
+    queue: q,
+    decode: (row) => decodeMessage(row.body),
+    deliver: (d) => {
+      delivered++;
+      if (acks.length === 0) setImmediate(() => {
+        const batch = acks;
+        acks = [];
+        fwd.ack(batch);
+      });
+      acks.push(d.id);
+    },
+    commitMaxCount: GROUP,
+    maxInFlight: 5000,
+  });
+  const load = await atFixedRate(n, FIXED_RATE, (i) => {
+    const m = weld(i);
+    fwd.enqueue({ body: encodeBody(m), topic: m.topic }, m, () => undefined);
+  }, () => delivered === n);
+  fwd.close();
+  q.close();
+  return load;
+}
+
+function forwarderEndToEnd(sync: Synchronous, where: StoreThread): Promise<number> {
+  const q = openQueue(`f-${sync}-${where}.sqlite`, sync, where);
   return new Promise((resolve) => {
     let delivered = 0;
     let acks: number[] = [];
@@ -119,7 +196,7 @@ function forwarderEndToEnd(sync: Synchronous): Promise<number> {
       const end = Math.min(N, i + GROUP);
       for (; i < end; i++) {
         const m = weld(i);
-        fwd.enqueue({ body: encodeMessage(m), topic: m.topic }, m, () => undefined);
+        fwd.enqueue({ body: encodeBody(m), topic: m.topic }, m, () => undefined);
       }
       if (i < N) setImmediate(produce);
     };
@@ -127,93 +204,171 @@ function forwarderEndToEnd(sync: Synchronous): Promise<number> {
   });
 }
 
-async function nodeInFlow(kind: 'edge-cache' | 'pass-through', sync: Synchronous): Promise<number> {
+/**
+ * The floor for any node that accepts a message only once it is durable: it serialises the message
+ * with the same codec and holds its send and done() until its group would commit (GROUP messages
+ * or 10 ms), but stores nothing. Registered only by this bench.
+ */
+function encodeAndHoldNode(RED: any): void {
+  function EncodeAndHold(this: any, config: any) {
+    RED.nodes.createNode(this, config);
+    let held: Array<() => void> = [];
+    let timer: NodeJS.Timeout | null = null;
+    const release = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      const group = held;
+      held = [];
+      for (const finish of group) finish();
+    };
+    this.on('input', (msg: any, send: (m: any) => void, done: () => void) => {
+      if (encodeBody(msg).length === 0) throw new Error('empty encoding');
+      held.push(() => {
+        send(msg);
+        done();
+      });
+      if (held.length >= GROUP) release();
+      else if (!timer) timer = setTimeout(release, 10);
+    });
+    this.on('close', release);
+  }
+  RED.nodes.registerType('encode-and-hold', EncodeAndHold);
+}
+
+type FlowNode = 'pass-through' | 'encode-and-hold' | 'edge-cache';
+
+async function loadFlowNode(kind: FlowNode, sync: Synchronous) {
   const config = kind === 'edge-cache'
     ? { type: 'edge-cache', file: fresh(`node-${sync}.sqlite`), synchronous: sync, rate: 0, maxInFlight: 5000, commitCount: GROUP, ackTimeout: 30 }
-    : { type: 'pass-through' };
-  const h = await loadNode(kind === 'edge-cache' ? edgeCache : passThrough, config, kind === 'edge-cache' ? 2 : 1);
+    : { type: kind };
+  const module = kind === 'edge-cache' ? edgeCache : kind === 'pass-through' ? passThrough : encodeAndHoldNode;
+  const h = await loadNode(module, config, kind === 'edge-cache' ? 2 : 1);
   removeTestSpies(); // measure Node-RED and the node, not the test helper
   const out = helper.getNode('out0');
-  const result = await new Promise<number>((resolve) => {
-    let received = 0;
-    let acks: number[] = [];
-    const t = process.hrtime.bigint();
-    out.on('input', (m: any) => {
-      received++;
-      if (kind === 'edge-cache') {
-        if (acks.length === 0) setImmediate(() => {
-          const batch = acks;
-          acks = [];
-          h.send({ ack: batch });
-        });
-        acks.push(m._cacheId);
-      }
-      if (received === NODE_N) resolve(rate(NODE_N, t));
-    });
-    let i = 0;
+  let received = 0;
+  let acks: number[] = [];
+  out.on('input', (m: any) => {
+    received++;
+    if (kind === 'edge-cache') {
+      if (acks.length === 0) setImmediate(() => {
+        const batch = acks;
+        acks = [];
+        h.send({ ack: batch });
+      });
+      acks.push(m._cacheId);
+    }
+  });
+  return { h, received: () => received };
+}
+
+/** Flat out: messages/s from the first send to the last message out. */
+async function nodeInFlow(kind: FlowNode, sync: Synchronous): Promise<number> {
+  const { h, received } = await loadFlowNode(kind, sync);
+  const t = process.hrtime.bigint();
+  let i = 0;
+  await new Promise<void>((resolve) => {
     const produce = () => {
       const end = Math.min(NODE_N, i + 500);
       for (; i < end; i++) h.send(weld(i));
       if (i < NODE_N) setImmediate(produce);
     };
     produce();
+    const check = () => (received() >= NODE_N ? resolve() : setImmediate(check));
+    check();
   });
+  const r = rate(NODE_N, t);
   await helper.unload();
-  return result;
+  return r;
 }
 
+/** At FIXED_RATE messages/s: the main thread's busy share and event-loop delay. */
+async function nodeAtFixedRate(kind: FlowNode, sync: Synchronous): Promise<Load> {
+  const { h, received } = await loadFlowNode(kind, sync);
+  const n = FIXED_RATE * FIXED_SECONDS;
+  const load = await atFixedRate(n, FIXED_RATE, (i) => h.send(weld(i)), () => received() >= n);
+  await helper.unload();
+  return load;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+
 async function main(): Promise<void> {
-  console.log(`edge-cache bench${QUICK ? ' (quick)' : ''}: ${N} records of ${BODY.length} bytes (serialised weld-seam message), groups of ${GROUP}`);
-  console.log(`\n1. storage, records/s, median of ${REPS} interleaved runs   synchronous NORMAL   synchronous FULL`);
-  const labels = ['raw better-sqlite3 insert loop', 'queue append (grouped commits)', 'queue replay (read+decode+ack)', 'forwarder enqueue->deliver->ack'];
-  const samples = new Map<string, number[]>();
-  const add = (label: string, sync: Synchronous, v: number) => {
-    const key = `${label}|${sync}`;
-    if (!samples.has(key)) samples.set(key, []);
-    samples.get(key)!.push(v);
-  };
-  for (let rep = 0; rep < (SECTIONS.includes('1') ? REPS : 0); rep++) {
-    for (const sync of ['NORMAL', 'FULL'] as const) {
-      add(labels[0], sync, rawInsert(sync));
-      const q = queueAppendReplay(sync);
-      add(labels[1], sync, q.append);
-      add(labels[2], sync, q.replay);
-      add(labels[3], sync, await forwarderEndToEnd(sync));
+  console.log(`edge-cache bench${QUICK ? ' (quick)' : ''}: ${N} records of ${BODY.length} bytes (serialised weld-seam message), groups of ${GROUP}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}`);
+  if (SECTIONS.includes('1')) {
+    console.log(`\n1. storage, records/s, median of ${REPS} interleaved runs            synchronous NORMAL   synchronous FULL`);
+    const labels = ['raw better-sqlite3 insert loop', 'queue append (grouped commits)', 'queue replay (read+decode+ack)', 'forwarder enqueue->deliver->ack, SQLite on main thread', 'forwarder enqueue->deliver->ack, SQLite on worker'];
+    const samples = new Map<string, number[]>();
+    const add = (label: string, sync: Synchronous, v: number) => {
+      const key = `${label}|${sync}`;
+      if (!samples.has(key)) samples.set(key, []);
+      samples.get(key)!.push(v);
+    };
+    const loads = new Map<string, Load[]>();
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const sync of ['NORMAL', 'FULL'] as const) {
+        add(labels[0], sync, rawInsert(sync));
+        const q = queueAppendReplay(sync);
+        add(labels[1], sync, q.append);
+        add(labels[2], sync, q.replay);
+        add(labels[3], sync, await forwarderEndToEnd(sync, 'main'));
+        add(labels[4], sync, await forwarderEndToEnd(sync, 'worker'));
+        for (const where of ['main', 'worker'] as const) {
+          const key = `${where}|${sync}`;
+          loads.set(key, [...(loads.get(key) ?? []), await forwarderFixedRate(sync, where)]);
+        }
+      }
     }
-  }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  for (const label of SECTIONS.includes('1') ? labels : []) {
-    console.log(`   ${label.padEnd(34)} ${fmt(median(samples.get(`${label}|NORMAL`)!))}            ${fmt(median(samples.get(`${label}|FULL`)!))}`);
+    for (const label of labels) {
+      console.log(`   ${label.padEnd(58)} ${fmt(median(samples.get(`${label}|NORMAL`)!))}            ${fmt(median(samples.get(`${label}|FULL`)!))}`);
+    }
+    console.log(`   forwarder at ${FIXED_RATE} records/s for ${FIXED_SECONDS} s: main thread busy / event-loop delay p99`);
+    for (const where of ['main', 'worker'] as const) {
+      const cell = (sync: Synchronous) => {
+        const l = loads.get(`${where}|${sync}`)!;
+        return `${pct(median(l.map((x) => x.busy))).padStart(7)} / ${median(l.map((x) => x.delayP99)).toFixed(1).padStart(5)} ms`;
+      };
+      console.log(`     SQLite on the ${where === 'main' ? 'main thread' : 'worker     '}                             ${cell('NORMAL')}   ${cell('FULL')}`);
+    }
   }
 
   if (SECTIONS.includes('2')) {
-  await startServer();
-  console.log(`\n2. in a test-helper flow, ${NODE_N} messages, msg/s, median of ${REPS} interleaved runs after a warm-up   NORMAL      FULL`);
-  // interleaved rounds, median of each (the machine is shared: single runs are noisy)
-  // one discarded warm-up run of each first, so no figure includes JIT compilation of Node-RED's paths
-  await nodeInFlow('pass-through', 'NORMAL');
-  await nodeInFlow('edge-cache', 'NORMAL');
-  const runs: Record<'pass' | 'normal' | 'full', number[]> = { pass: [], normal: [], full: [] };
-  for (let rep = 0; rep < REPS; rep++) {
-    runs.pass.push(await nodeInFlow('pass-through', 'NORMAL'));
-    runs.normal.push(await nodeInFlow('edge-cache', 'NORMAL'));
-    runs.full.push(await nodeInFlow('edge-cache', 'FULL'));
-  }
-  const pass = median(runs.pass);
-  const normal = median(runs.normal);
-  const full = median(runs.full);
-  console.log(`   pass-through node                 ${fmt(pass)}`);
-  console.log(`   edge-cache (acks in batches)      ${fmt(normal)} ${fmt(full)}`);
-  console.log(`   edge-cache / pass-through         ${(100 * normal / pass).toFixed(0).padStart(8)} % ${(100 * full / pass).toFixed(0).padStart(8)} %`);
-  await stopServer();
+    await startServer();
+    const kinds: Array<[FlowNode, Synchronous, string]> = [
+      ['pass-through', 'NORMAL', 'pass-through node (Node-RED per message)'],
+      ['encode-and-hold', 'NORMAL', 'floor: serialise + hold until the group commit'],
+      ['edge-cache', 'NORMAL', 'edge-cache, synchronous NORMAL'],
+      ['edge-cache', 'FULL', 'edge-cache, synchronous FULL'],
+    ];
+    // one discarded warm-up run of each first, so no figure includes JIT compilation of Node-RED's paths
+    for (const [kind, sync] of kinds) await nodeInFlow(kind, sync);
+    const flat = kinds.map(() => [] as number[]);
+    const fixed = kinds.map(() => [] as Load[]);
+    for (let rep = 0; rep < REPS; rep++) {
+      // interleaved rounds, median of each (the machine is shared: single runs are noisy)
+      for (let k = 0; k < kinds.length; k++) flat[k].push(await nodeInFlow(kinds[k][0], kinds[k][1]));
+      for (let k = 0; k < kinds.length; k++) fixed[k].push(await nodeAtFixedRate(kinds[k][0], kinds[k][1]));
+    }
+    const passRate = median(flat[0]);
+    const passBusy = median(fixed[0].map((l) => l.busy));
+    console.log(`\n2. in a test-helper flow (spies removed), median of ${REPS} interleaved runs after a warm-up`);
+    console.log(`   flat out: ${NODE_N} messages, msg/s and share of pass-through | at ${FIXED_RATE} msg/s for ${FIXED_SECONDS} s: main thread busy, pass-through's busy / this one's, event-loop delay p99`);
+    kinds.forEach(([, , label], k) => {
+      const r = median(flat[k]);
+      const busy = median(fixed[k].map((l) => l.busy));
+      const delay = median(fixed[k].map((l) => l.delayP99));
+      console.log(`   ${label.padEnd(48)} ${fmt(r)} ${`${((100 * r) / passRate).toFixed(0)} %`.padStart(6)}  | ${pct(busy).padStart(7)} ${`${((100 * passBusy) / busy).toFixed(0)} %`.padStart(6)} ${delay.toFixed(1).padStart(6)} ms`);
+    });
+    console.log('   goal: edge-cache >= 80 % of pass-through');
+    await stopServer();
   }
   if (!SECTIONS.includes('3')) {
     fs.rmSync(dir, { recursive: true, force: true });
     return;
   }
 
-  console.log(`\n3. SIGKILL fault test, ${KILLS} kills (child runs lib/store at full speed, 1 in flight)`);
-  const r = await runFaultTest({ kills: KILLS, mode: 'lib', window: 1, seed: 50, minMs: 100, maxMs: 600 });
+  console.log(`\n3. SIGKILL fault test, ${KILLS} kills (child runs lib/store's forwarder on a WorkerQueue at full speed, 1 in flight)`);
+  const r = await runFaultTest({ kills: KILLS, mode: 'lib', store: 'worker', window: 1, seed: 50, minMs: 100, maxMs: 600 });
   console.log(`   accepted ${r.accepted}, delivered ${r.delivered}, duplicates ${r.duplicates}, committed but not reported before the kill ${r.committedNotReported}, ${(r.ms / 1000).toFixed(1)} s`);
   console.log(`   ${r.problems.length === 0 ? 'PASS: every accepted message delivered, in order, one id each' : 'FAIL: ' + r.problems.join('; ')}`);
   fs.rmSync(dir, { recursive: true, force: true });

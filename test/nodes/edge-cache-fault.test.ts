@@ -12,9 +12,9 @@ import { runFaultTest, check } from './edge-cache-fault/run';
 describe('edge-cache fault test (SIGKILL)', () => {
   const kills = Number(process.env.EDGE_CACHE_FAULT_KILLS || 5);
 
-  it(`lib/store queue: loses nothing accepted over ${kills} kills at random points`, async function () {
+  it(`lib/store forwarder on a WorkerQueue (the node's store): loses nothing accepted over ${kills} kills at random points`, async function () {
     this.timeout(60_000 + kills * 8_000);
-    const r = await runFaultTest({ kills, mode: 'lib', window: 1, seed: 8, minMs: 100, maxMs: 400 });
+    const r = await runFaultTest({ kills, mode: 'lib', store: 'worker', window: 1, seed: 8, minMs: 100, maxMs: 400 });
     assert.deepEqual(r.problems, []);
     assert.equal(r.kills, kills);
     assert.ok(r.accepted > kills * 100, `only ${r.accepted} messages accepted: the writer did not run at a high rate`);
@@ -29,9 +29,9 @@ describe('edge-cache fault test (SIGKILL)', () => {
     assert.ok(r.delivered >= r.accepted);
   });
 
-  it('lib/store queue, 200 in flight: loses nothing over 2 kills (order by id)', async function () {
+  it('lib/store forwarder on a DurableQueue (SQLite on the main thread), 200 in flight: loses nothing over 2 kills (order by id)', async function () {
     this.timeout(90_000);
-    const r = await runFaultTest({ kills: 2, mode: 'lib', window: 200, seed: 10, minMs: 100, maxMs: 400 });
+    const r = await runFaultTest({ kills: 2, mode: 'lib', store: 'main', window: 200, seed: 10, minMs: 100, maxMs: 400 });
     assert.deepEqual(r.problems, []);
     assert.ok(r.accepted > 300, `only ${r.accepted} messages accepted`);
   });

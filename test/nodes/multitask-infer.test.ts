@@ -169,6 +169,38 @@ describe('multitask-infer node', () => {
     assert.equal(h.caught.length, 0);
   });
 
+  it('at batch 1 on the main thread answers a record before its input handler returns; in a worker, afterwards, with the same answer', async () => {
+    const sendsBy = (h: Harness) => (h.node.send.getCalls() as any[]).filter((c) => c.thisValue === h.node).length;
+    const main = await load({ partial: 'pad' });
+    await ready(main);
+    main.send({ payload: recs[0] });
+    assert.equal(sendsBy(main), 1, 'sent synchronously (no promise, no tick)');
+    await main.until(() => main.completed.length === 1);
+    checkAnswer(main.outputs[0][0], v1, [recs[0], recs[0]]);
+    await helper.unload();
+    const worker = await load({ partial: 'pad' }, { runIn: 'worker' });
+    await ready(worker);
+    worker.send({ payload: recs[0] });
+    assert.equal(sendsBy(worker), 0, 'a worker run is answered later');
+    await worker.until(() => worker.completed.length === 1);
+    assert.deepEqual(worker.outputs[0][0].payload, main.outputs[0][0].payload);
+  });
+
+  it('refreshes its status at most every 250 ms, not per message', async () => {
+    const h = await load({ partial: 'pad' });
+    await ready(h);
+    const statusCalls = () => (h.node.status.getCalls() as any[]).filter((c) => c.thisValue === h.node).length;
+    const before = statusCalls();
+    const started = Date.now();
+    for (let i = 0; i < 200; i++) h.send({ payload: recs[i % 3] });
+    await h.until(() => h.completed.length === 200);
+    const elapsed = Date.now() - started;
+    const updates = statusCalls() - before;
+    // one at the first answer, then at most one per 250 ms of the burst (+1 for a boundary)
+    assert.ok(updates >= 1 && updates <= 2 + Math.floor(elapsed / 250), `${updates} status updates for 200 messages in ${elapsed} ms`);
+    assert.match(statusText(h), /^fixture-turbine v1 · \d+\.\d\d ms p50$/);
+  });
+
   it('micro-batches under load and answers each message in order', async () => {
     const L1: FixtureOptions = { ...turbineLike(1, 1) };
     fs.writeFileSync(path.join(dir, 'l1.onnx'), makeModel(L1));

@@ -9,11 +9,12 @@
  *   D <seq> <id>      the uplink received message <seq> with _cacheId <id> (it is acked next)
  *   EMPTY             (drain run) the queue is empty
  * Environment: FAULT_FILE (queue file), FAULT_SEQ (first seq), FAULT_PRODUCE (1 = produce,
- * 0 = only drain), FAULT_SEED, FAULT_SYNC (FULL/NORMAL), FAULT_WINDOW (maxInFlight, default 1).
+ * 0 = only drain), FAULT_SEED, FAULT_SYNC (FULL/NORMAL), FAULT_WINDOW (maxInFlight, default 1),
+ * FAULT_STORE (lib mode: worker = WorkerQueue, the node's store, default; main = DurableQueue).
  */
 import * as fs from 'fs';
 import { SeededRandom } from '../../../lib/util/random';
-import { DurableQueue, StoreForwarder, decodeMessage, encodeMessage, type Synchronous } from '../../../lib/store';
+import { DurableQueue, WorkerQueue, StoreForwarder, decodeMessage, encodeBody, type Synchronous } from '../../../lib/store';
 
 const file = process.env.FAULT_FILE as string;
 const produce = process.env.FAULT_PRODUCE === '1';
@@ -25,7 +26,8 @@ const BACKLOG_CAP = 5000;
 
 /** The same loop on lib/store directly: enqueue -> callback after commit (A), deliver (D), ack. */
 function mainLib(): void {
-  const queue = new DurableQueue({ path: file, synchronous: (process.env.FAULT_SYNC || 'NORMAL') as Synchronous, maxAgeMs: 0 });
+  const options = { path: file, synchronous: (process.env.FAULT_SYNC || 'NORMAL') as Synchronous, maxAgeMs: 0 };
+  const queue = process.env.FAULT_STORE === 'main' ? new DurableQueue(options) : new WorkerQueue(options);
   let uplinkDown = false;
   let acks: number[] = [];
   const flushAcks = () => {
@@ -62,7 +64,7 @@ function mainLib(): void {
         const s = seq++;
         outstanding++;
         const msg = { seq: s, topic: 'weld', payload: { seq: s, current: 180 + (s % 9), voltage: 24.2, wireFeed: 8.1 }, timestamp: Date.now() };
-        fwd.enqueue({ body: encodeMessage(msg), topic: 'weld' }, msg, (err) => {
+        fwd.enqueue({ body: encodeBody(msg), topic: 'weld' }, msg, (err) => {
           outstanding--;
           if (!err) out(`A ${s}\n`);
         });

@@ -69,7 +69,7 @@ function runChild(env: Record<string, string>, killAfterMs: number | null, lines
   });
 }
 
-export async function runFaultTest(options: { kills: number; mode: 'node' | 'lib'; window?: number; seed?: number; synchronous?: 'FULL' | 'NORMAL'; minMs?: number; maxMs?: number }): Promise<FaultResult> {
+export async function runFaultTest(options: { kills: number; mode: 'node' | 'lib'; store?: 'main' | 'worker'; window?: number; seed?: number; synchronous?: 'FULL' | 'NORMAL'; minMs?: number; maxMs?: number }): Promise<FaultResult> {
   const started = Date.now();
   const rnd = new SeededRandom(options.seed ?? 8);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-cache-fault-'));
@@ -78,9 +78,9 @@ export async function runFaultTest(options: { kills: number; mode: 'node' | 'lib
   try {
     for (let k = 0; k < options.kills; k++) {
       const killAfter = Math.round(rnd.uniform(options.minMs ?? 150, options.maxMs ?? 900));
-      await runChild({ FAULT_FILE: file, FAULT_SEQ: String(k * SEQ_STRIDE), FAULT_PRODUCE: '1', FAULT_SEED: String(k + 1), FAULT_MODE: options.mode, FAULT_WINDOW: String(options.window ?? 1), FAULT_SYNC: options.synchronous ?? 'NORMAL' }, killAfter, lines);
+      await runChild({ FAULT_FILE: file, FAULT_SEQ: String(k * SEQ_STRIDE), FAULT_PRODUCE: '1', FAULT_SEED: String(k + 1), FAULT_MODE: options.mode, FAULT_WINDOW: String(options.window ?? 1), FAULT_SYNC: options.synchronous ?? 'NORMAL', FAULT_STORE: options.store ?? 'worker' }, killAfter, lines);
     }
-    await runChild({ FAULT_FILE: file, FAULT_SEQ: '0', FAULT_PRODUCE: '0', FAULT_SEED: '0', FAULT_MODE: options.mode, FAULT_WINDOW: String(options.window ?? 1), FAULT_SYNC: options.synchronous ?? 'NORMAL' }, null, lines);
+    await runChild({ FAULT_FILE: file, FAULT_SEQ: '0', FAULT_PRODUCE: '0', FAULT_SEED: '0', FAULT_MODE: options.mode, FAULT_WINDOW: String(options.window ?? 1), FAULT_SYNC: options.synchronous ?? 'NORMAL', FAULT_STORE: options.store ?? 'worker' }, null, lines);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
