@@ -22,6 +22,8 @@ import { FEATURES, turbineDataset } from '../tools/turbine-sim';
 import { ModelHolder } from '../lib/infer/model-holder';
 import { InputMapper } from '../lib/infer/input-mapping';
 import { decodeBatch } from '../lib/infer/heads';
+import { DirectSession, directBinding } from '../lib/infer/direct-session';
+import { loadRuntime } from '../lib/infer/session';
 
 const ort: typeof OrtApi = require('onnxruntime-node');
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -29,6 +31,9 @@ const N = QUICK ? 300 : 3000;
 const LOAD_N = QUICK ? 600 : 5000;
 const RATE_SECONDS = QUICK ? 3 : 15;
 const EDGE_BURST_N = QUICK ? 200 : 1000;
+/** Section 1: rounds of every measurement, PER_ROUND messages each. */
+const ROUNDS = QUICK ? 3 : 10;
+const PER_ROUND = N / ROUNDS;
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const q = (xs: number[], p: number) => {
@@ -73,8 +78,8 @@ function smallModel(): string {
 
 /** Raw session.run at batch 1 on a normalised window, same thread options as the node (1 thread). */
 async function rawRun(file: string, n: number, gapMs = 0): Promise<number[]> {
-  const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
-  const data = new Float32Array(SEQUENCE_LENGTH * FEATURES.length).map((_, i) => ((i % 7) - 3) / 3);
+  const s = await ort.InferenceSession.create(file, SESSION_OPTIONS);
+  const data = benchInput();
   const times: number[] = [];
   for (let i = 0; i < n + 50; i++) {
     if (gapMs > 0 && i >= 45) await new Promise((r) => setTimeout(r, gapMs));
@@ -86,6 +91,30 @@ async function rawRun(file: string, n: number, gapMs = 0): Promise<number[]> {
   return times;
 }
 
+const SESSION_OPTIONS = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' } as const;
+const benchInput = () => new Float32Array(SEQUENCE_LENGTH * FEATURES.length).map((_, i) => ((i % 7) - 3) / 3);
+
+/** The synchronous native run multitask-infer uses on the main thread (lib/infer/direct-session.ts). */
+function directSession(file: string): DirectSession {
+  const binding = directBinding(loadRuntime());
+  if (!binding) throw new Error('the bundled onnxruntime-node is not 1.17.x: no direct session');
+  return new DirectSession(binding, new Uint8Array(fs.readFileSync(file)), SESSION_OPTIONS);
+}
+
+/** The same run through the native binding, synchronously (what the node does), back to back. */
+function directRun(file: string, n: number): number[] {
+  const s = directSession(file);
+  const feeds = { [s.inputNames[0]]: { data: benchInput(), dims: [1, SEQUENCE_LENGTH, FEATURES.length] } };
+  const times: number[] = [];
+  for (let i = 0; i < n + 50; i++) {
+    const t = now();
+    s.runSync(feeds);
+    if (i >= 50) times.push(now() - t);
+  }
+  s.release();
+  return times;
+}
+
 /**
  * "Raw run + pass-through" as one node in a running flow: a pass-through whose handler first does a
  * raw session.run (same model, options and input as rawRun) and then forwards the message. It
@@ -94,7 +123,7 @@ async function rawRun(file: string, n: number, gapMs = 0): Promise<number[]> {
  */
 let rawRunSession: OrtApi.InferenceSession | undefined;
 function rawRunPassThrough(RED: any): void {
-  const data = new Float32Array(SEQUENCE_LENGTH * FEATURES.length).map((_, i) => ((i % 7) - 3) / 3);
+  const data = benchInput();
   function RawRunPassThrough(this: any, config: any) {
     RED.nodes.createNode(this, config);
     this.on('input', (msg: any, send: (m: any) => void, done: (e?: Error) => void) => {
@@ -108,21 +137,52 @@ function rawRunPassThrough(RED: any): void {
   RED.nodes.registerType('raw-run-pass-through', RawRunPassThrough);
 }
 
-/** The node's own work without Node-RED: input mapping + ModelHolder.run + head decoding, batch 1. */
+/**
+ * The floor for any node that runs the model in the flow: a pass-through whose handler does the
+ * synchronous native run multitask-infer does (same model, options and input every time) and
+ * then forwards the message. The run's own time inside the flow is recorded in `directRunInFlow`.
+ */
+let directRunSession: DirectSession | undefined;
+const directRunInFlow: number[] = [];
+function directRunPassThrough(RED: any): void {
+  const data = benchInput();
+  function DirectRunPassThrough(this: any, config: any) {
+    RED.nodes.createNode(this, config);
+    this.on('input', (msg: any, send: (m: any) => void, done: (e?: Error) => void) => {
+      const s = directRunSession!;
+      const t = now();
+      s.runSync({ [s.inputNames[0]]: { data, dims: [1, SEQUENCE_LENGTH, FEATURES.length] } });
+      directRunInFlow.push(now() - t);
+      send(msg);
+      done();
+    });
+  }
+  RED.nodes.registerType('direct-run-pass-through', DirectRunPassThrough);
+}
+
+/** The node's own work without Node-RED, as the node does it at batch 1: input mapping into a reused row + ModelHolder.runSync + head decoding. */
 async function corePath(file: string, n: number): Promise<number[]> {
   const holder = new ModelHolder({ runIn: 'main' });
   const m = await holder.open(new Uint8Array(fs.readFileSync(file)));
+  if (!m.runsSync) throw new Error('the main-thread model has no synchronous run');
   const mapper = new InputMapper({ fields: m.spec.featureNames, sequenceLength: m.spec.sequenceLength, normalization: m.spec.normalization, partial: 'pad' });
+  const row = new Float32Array(mapper.sequenceLength * mapper.width);
   const times: number[] = [];
   for (let i = 0; i < n + 50; i++) {
     const t = now();
-    const r = mapper.map(rec(i));
-    if (r.ready) decodeBatch(m.spec.heads, await holder.run(m, [r.row]), 1);
+    const r = mapper.map(rec(i), '', row);
+    if (r.ready) decodeBatch(m.spec.heads, holder.runSync(m, [r.row]), 1);
     if (i >= 50) times.push(now() - t);
   }
   await holder.close();
   return times;
 }
+
+/**
+ * Messages each flow gets before the clock runs. Every flow load registers the node types again, so
+ * a node's closures start cold in V8 each round; 200 messages let them reach optimised code.
+ */
+const FLOW_WARMUP = 200;
 
 /**
  * One message at a time through the node under test: per-message latency (send → answer at the
@@ -134,14 +194,14 @@ async function closedLoop(h: Harness, n: number, make: (i: number) => Record<str
   let arrived: (() => void) | undefined;
   const onOut = () => arrived?.();
   out.on('input', onOut);
-  for (let i = 0; i < n + 50; i++) {
+  for (let i = 0; i < n + FLOW_WARMUP; i++) {
     const msg = make(i);
     const t = now();
     await new Promise<void>((resolve) => {
       arrived = resolve;
       h.send(msg);
     });
-    if (i >= 50) times.push(now() - t);
+    if (i >= FLOW_WARMUP) times.push(now() - t);
   }
   out.removeListener('input', onOut);
   h.outputs[0].length = 0;
@@ -222,46 +282,72 @@ async function main(): Promise<void> {
   const inferMsg = (i: number) => ({ payload: { ...rec(i) } });
   const passMsg = (i: number) => ({ payload: structuredClone(sample.payload), features: { ...rec(i) }, model: { ...sample.model } });
   console.log(`   output message: ${JSON.stringify({ payload: sample.payload, features: sample.features, model: sample.model }).length} bytes as JSON; load average before section 1: ${load()}`);
-  const raw: number[] = [];
-  const core: number[] = [];
-  const pass: number[] = [];
-  const b1: number[] = [];
-  const rawInFlow: number[] = [];
-  rawRunSession = await ort.InferenceSession.create(small, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
-  const ROUNDS = 5;
+  rawRunSession = await ort.InferenceSession.create(small, SESSION_OPTIONS);
+  directRunSession = directSession(small);
+  const flowLoop = async (register: unknown, type: string): Promise<number[]> => {
+    const flow = await loadNode(register, { type }, 2);
+    removeTestSpies();
+    const times = await closedLoop(flow, PER_ROUND, passMsg);
+    await helper.unload();
+    return times;
+  };
+  const inferLoop = async (): Promise<number[]> => {
+    const flow = await inferFlow(small, { maxBatch: 1 }, 'main');
+    const times = await closedLoop(flow, PER_ROUND, inferMsg);
+    await helper.unload();
+    return times;
+  };
+  // Each round runs every measurement once, starting one further along the list each time, so
+  // load from elsewhere and the position in a round fall on all alike.
+  const measurements: Array<[string, () => Promise<number[]>]> = [
+    ['raw', () => rawRun(small, PER_ROUND)],
+    ['direct', async () => directRun(small, PER_ROUND)],
+    ['core', () => corePath(small, PER_ROUND)],
+    ['pass', () => flowLoop(passThrough, 'pass-through')],
+    ['infer', inferLoop],
+    ['rawInFlow', () => flowLoop(rawRunPassThrough, 'raw-run-pass-through')],
+    ['directInFlow', async () => {
+      const from = directRunInFlow.length;
+      const flowTimes = await flowLoop(directRunPassThrough, 'direct-run-pass-through');
+      directRunInFlow.splice(from, FLOW_WARMUP); // closedLoop's warm-up messages
+      return flowTimes;
+    }],
+  ];
+  const times: Record<string, number[]> = Object.fromEntries(measurements.map(([name]) => [name, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    raw.push(...(await rawRun(small, N / ROUNDS)));
-    core.push(...(await corePath(small, N / ROUNDS)));
-    h = await loadNode(passThrough, { type: 'pass-through' }, 2);
-    removeTestSpies();
-    pass.push(...(await closedLoop(h, N / ROUNDS, passMsg)));
-    await helper.unload();
-    h = await inferFlow(small, { maxBatch: 1 }, 'main');
-    b1.push(...(await closedLoop(h, N / ROUNDS, inferMsg)));
-    await helper.unload();
-    h = await loadNode(rawRunPassThrough, { type: 'raw-run-pass-through' }, 2);
-    removeTestSpies();
-    rawInFlow.push(...(await closedLoop(h, N / ROUNDS, passMsg)));
-    await helper.unload();
+    for (let k = 0; k < measurements.length; k++) {
+      const [name, measure] = measurements[(round + k) % measurements.length];
+      times[name].push(...(await measure()));
+    }
   }
   await rawRunSession.release();
+  directRunSession.release();
   h = await inferFlow(small, { maxBatch: 1 }, 'worker');
   const b1Worker = await closedLoop(h, N, inferMsg);
   await helper.unload();
 
+  const { raw, direct, core, pass, infer: b1, rawInFlow, directInFlow } = times;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const bound = mean(raw) + mean(pass);
-  console.log(`\n1) batch 1, one message at a time (${N} messages, ms)      mean      p50      p99`);
-  console.log(`   raw ONNX Runtime session.run (batch 1)          ${fmt(mean(raw))}${fmt(q(raw, 0.5))}${fmt(q(raw, 0.99))}`);
-  console.log(`   map + run + decode, no Node-RED (lib/infer)     ${fmt(mean(core))}${fmt(q(core, 0.5))}${fmt(q(core, 0.99))}`);
-  console.log(`   pass-through node (Node-RED per message)        ${fmt(mean(pass))}${fmt(q(pass, 0.5))}${fmt(q(pass, 0.99))}`);
-  console.log(`   raw + pass-through                              ${fmt(bound)}`);
-  console.log(`   multitask-infer, batch 1                        ${fmt(mean(b1))}${fmt(q(b1, 0.5))}${fmt(q(b1, 0.99))}`);
-  console.log(`   multitask-infer, batch 1, worker thread         ${fmt(mean(b1Worker))}${fmt(q(b1Worker, 0.5))}${fmt(q(b1Worker, 0.99))}`);
-  console.log(`   ratio multitask-infer (main thread) / (raw + pass-through): mean ${(mean(b1) / bound).toFixed(2)}, p50 ${(q(b1, 0.5) / (q(raw, 0.5) + q(pass, 0.5))).toFixed(2)} (goal ≤ 1.10)`);
-  console.log(`   pass-through doing a raw session.run, in the flow     ${fmt(mean(rawInFlow))}${fmt(q(rawInFlow, 0.5))}${fmt(q(rawInFlow, 0.99))}`);
-  console.log(`   ratio multitask-infer / (pass-through doing a raw run, same flow): mean ${(mean(b1) / mean(rawInFlow)).toFixed(2)}, p50 ${(q(b1, 0.5) / q(rawInFlow, 0.5)).toFixed(2)}`);
-  console.log(`   node's own time at p50: ${((q(b1, 0.5) - q(raw, 0.5) - q(pass, 0.5)) * 1000).toFixed(0)} µs beyond raw + pass-through; load average after: ${load()}`);
+  const p50 = (xs: number[]) => q(xs, 0.5);
+  const row = (label: string, xs: number[]) => console.log(`   ${label.padEnd(52)}${fmt(mean(xs))}${fmt(p50(xs))}${fmt(q(xs, 0.99))}`);
+  const ratios = (xs: number[], meanOf: number, p50Of: number) => `mean ${(mean(xs) / meanOf).toFixed(2)}, p50 ${(p50(xs) / p50Of).toFixed(2)}`;
+  const goalMean = mean(raw) + mean(pass);
+  const goalP50 = p50(raw) + p50(pass);
+  console.log(`\n1) batch 1, one message at a time (${N} messages each, ${ROUNDS} alternating rounds, ms)   mean      p50      p99`);
+  row('raw ONNX Runtime session.run (batch 1, back to back)', raw);
+  row('direct native run, what the node calls (back to back)', direct);
+  row('map + run + decode, no Node-RED (lib/infer)', core);
+  row('pass-through node (Node-RED per message)', pass);
+  console.log(`   ${'raw + pass-through'.padEnd(52)}${fmt(goalMean)}${fmt(goalP50)}`);
+  row('multitask-infer, batch 1', b1);
+  row('multitask-infer, batch 1, worker thread', b1Worker);
+  console.log(`   ratio multitask-infer (main thread) / (raw + pass-through): ${ratios(b1, goalMean, goalP50)} (goal ≤ 1.10)`);
+  row('pass-through doing a raw session.run, in the flow', rawInFlow);
+  row('pass-through doing the direct run, in the flow', directInFlow);
+  console.log(`   the direct run itself, timed inside that pass-through: p50 ${p50(directRunInFlow).toFixed(3)} ms (back to back ${p50(direct).toFixed(3)} ms)`);
+  console.log(`   floor (pass-through doing the direct run) / (raw + pass-through): ${ratios(directInFlow, goalMean, goalP50)}`);
+  console.log(`   ratio multitask-infer / (pass-through doing the direct run, same flow): ${ratios(b1, mean(directInFlow), p50(directInFlow))}`);
+  console.log(`   node's own time at p50: ${((p50(b1) - p50(directInFlow)) * 1000).toFixed(0)} µs beyond the floor, ${((p50(b1) - goalP50) * 1000).toFixed(0)} µs beyond raw + pass-through; load average after: ${load()}`);
 
   // 2. bursts: batch 1 against micro-batching, small and edge-size model
   const edge = edgeModel();

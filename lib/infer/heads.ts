@@ -29,14 +29,18 @@ export interface RawOutput {
 }
 
 export function softmax(row: ArrayLike<number>): number[] {
+  return softmaxInPlace(Array.from(row));
+}
+
+/** softmax, written over `row` itself (the decoding's own scratch row: one array less per message). */
+function softmaxInPlace(row: number[]): number[] {
   const n = row.length;
   let max = -Infinity;
   for (let i = 0; i < n; i++) if (row[i] > max) max = row[i];
-  const e = new Array<number>(n);
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += e[i] = Math.exp(row[i] - max);
-  for (let i = 0; i < n; i++) e[i] /= sum;
-  return e;
+  for (let i = 0; i < n; i++) sum += row[i] = Math.exp(row[i] - max);
+  for (let i = 0; i < n; i++) row[i] /= sum;
+  return row;
 }
 
 export function sigmoid(v: number): number {
@@ -55,7 +59,7 @@ function activated(out: RawOutput, b: number, width: number, activation: HeadDef
   const row = new Array<number>(width);
   const off = b * width;
   for (let i = 0; i < width; i++) row[i] = Number(out.data[off + i]);
-  if (activation === 'softmax') return softmax(row);
+  if (activation === 'softmax') return softmaxInPlace(row);
   if (activation === 'sigmoid') for (let i = 0; i < width; i++) row[i] = sigmoid(row[i]);
   return row;
 }
@@ -89,15 +93,12 @@ export function decodeHead(head: HeadDef, out: RawOutput, b: number, batch: numb
   }
   const names = head.names!;
   if (width !== names.length) throw new Error(`head ${head.task}: ${width} outputs for ${names.length} names`);
-  const off = b * width;
+  const values = activated(out, b, width, undefined);
   const scale = head.scale;
-  const value = (i: number): number => {
-    const v = Number(out.data[off + i]);
-    return scale ? v * scale.std[i] + scale.mean[i] : v;
-  };
-  if (width === 1) return { value: value(0), unit: head.units?.[0] ?? '' };
+  if (scale) for (let i = 0; i < width; i++) values[i] = values[i] * scale.std[i] + scale.mean[i];
+  if (width === 1) return { value: values[0], unit: head.units?.[0] ?? '' };
   const result: Record<string, RegressionValue> = {};
-  for (let i = 0; i < width; i++) result[names[i]] = { value: value(i), unit: head.units?.[i] ?? '' };
+  for (let i = 0; i < width; i++) result[names[i]] = { value: values[i], unit: head.units?.[i] ?? '' };
   return result;
 }
 

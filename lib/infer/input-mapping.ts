@@ -81,16 +81,23 @@ export class InputMapper {
     return values;
   }
 
-  /** Map one message value. `key` selects the window (e.g. msg.topic when windows are per topic). */
-  map(value: unknown, key = ''): MappedInput {
+  /**
+   * Map one message value. `key` selects the window (e.g. msg.topic when windows are per topic).
+   * `into` (length L × features): write the row there instead of into a new array, for a caller
+   * that is done with the row before it maps the next value (a synchronous run). A new
+   * Float32Array of this size lives outside the JS heap, and allocating one costs more than the
+   * rest of the mapping.
+   */
+  map(value: unknown, key = '', into?: Float32Array): MappedInput {
     const L = this.sequenceLength;
+    if (into && into.length !== L * this.width) throw new Error(`row buffer of ${into.length} values, the mapping makes ${L * this.width}`);
     if (Array.isArray(value)) {
       if (value.length !== L) throw new InputError(this.property, `a record or an array of ${L} records`, value);
       const seq = value.map((rec, t) => this.readRecord(rec, `${this.property}[${t}]`));
-      return { ready: true, row: this.assemble(seq), padded: 0 };
+      return { ready: true, row: this.assemble(seq, into), padded: 0 };
     }
     const rec = this.readRecord(value);
-    if (L === 1) return { ready: true, row: this.assemble([rec]), padded: 0 };
+    if (L === 1) return { ready: true, row: this.assemble([rec], into), padded: 0 };
     let w = this.windows.get(key);
     if (!w) {
       w = [];
@@ -105,9 +112,9 @@ export class InputMapper {
       if (this.partial === 'wait') return { ready: false, have: w.length, need: L };
       const padded = L - w.length;
       const seq = [...Array.from({ length: padded }, () => w![0]), ...w];
-      return { ready: true, row: this.assemble(seq), padded };
+      return { ready: true, row: this.assemble(seq, into), padded };
     }
-    return { ready: true, row: this.assemble(w), padded: 0 };
+    return { ready: true, row: this.assemble(w, into), padded: 0 };
   }
 
   /** Forget every window (msg.control = 'reset'). */
@@ -120,8 +127,8 @@ export class InputMapper {
     return this.windows.get(key)?.length ?? 0;
   }
 
-  private assemble(seq: number[][]): Float32Array {
-    const row = new Float32Array(seq.length * this.width);
+  private assemble(seq: number[][], into?: Float32Array): Float32Array {
+    const row = into ?? new Float32Array(seq.length * this.width);
     const n = this.normalization;
     for (let t = 0; t < seq.length; t++) {
       for (let i = 0; i < this.width; i++) {

@@ -3,8 +3,9 @@
  * as one batch; each item's answer goes back to its own caller, in submission order (batches run
  * one at a time). With maxBatch 1 (or maxWaitMs 0) an item runs as soon as the previous batch is
  * done, with no timer; when nothing is running or waiting it runs at once, inside `submit`, with no
- * queue entry and no extra promise (the batch-1 path adds nothing to the run itself). While a batch runs, new items gather for the next one, so under load batches
- * fill by themselves.
+ * queue entry and no extra promise. At batch size 1 a caller with a synchronous run can go further
+ * with `runNow`: the item runs on the caller's stack, the answer comes back with no promise. While a
+ * batch runs, new items gather for the next one, so under load batches fill by themselves.
  *
  * At most `maxPending` items wait (not counting the batch running); beyond that `submit` rejects
  * with a QueueFullError at once, so a flow faster than the model sees errors instead of growing
@@ -17,6 +18,9 @@ export class QueueFullError extends Error {
     this.name = 'QueueFullError';
   }
 }
+
+/** What `runNow` gives when the item cannot run at once and has to go through `submit`. */
+export const MUST_WAIT: unique symbol = Symbol('must wait');
 
 export interface MicroBatcherOptions {
   maxBatch: number;
@@ -68,6 +72,23 @@ export class MicroBatcher<I, O> {
       this.queue.push({ item, at: Date.now(), resolve, reject });
       this.schedule();
     });
+  }
+
+  /**
+   * At batch size 1, when the batcher is idle (nothing running or queued, not closed): run `item`
+   * at once with the synchronous `run` and return its answer, as `submit` would but without a
+   * promise. Otherwise run nothing and return MUST_WAIT (then call `submit`): with maxBatch > 1 a
+   * run on the caller's stack would leave nothing to gather. Errors from `run` are thrown.
+   */
+  runNow(item: I, run: (item: I) => O): O | typeof MUST_WAIT {
+    if (this.maxBatch !== 1 || this.closed || this.running || this.queue.length > 0) return MUST_WAIT;
+    this.running = true; // an item submitted from inside `run` queues behind this one
+    this.recordSize(1);
+    try {
+      return run(item);
+    } finally {
+      this.settled();
+    }
   }
 
   /** Run everything still queued, then resolve; later submits are refused. */

@@ -57,6 +57,10 @@ export class LoadedModel {
   get identity(): ModelIdentity {
     return { name: this.spec.name, version: this.spec.version, sha256: this.info.sha256 };
   }
+  /** Whether ModelHolder.runSync can run this model (see worker-runner.ts and direct-session.ts). */
+  get runsSync(): boolean {
+    return this.runner.runSync !== undefined;
+  }
 }
 
 /** A user's check of a candidate: undefined when it can work with it, else the reason it cannot. */
@@ -109,19 +113,33 @@ export class ModelHolder extends EventEmitter {
 
   /** Run rows (each a flat [L × features] Float32Array) on model `m` as one batch. A single row is passed to the runtime as it is (not copied): do not change it until the run is done. */
   async run(m: LoadedModel, rows: Float32Array[]): Promise<Record<string, FloatTensor>> {
+    return m.runner.run(this.feeds(m, rows));
+  }
+
+  /**
+   * The same run on the caller's stack, for a model whose `runsSync` is true (a main-thread session
+   * with a synchronous run): no promise, so a message can be answered within its input handler.
+   */
+  runSync(m: LoadedModel, rows: Float32Array[]): Record<string, FloatTensor> {
+    const runSync = m.runner.runSync;
+    if (!runSync) throw new Error(`model ${m.spec.name} has no synchronous run (${m.runner.kind === 'worker' ? 'it runs in the worker thread' : 'the runtime is not the checked onnxruntime-node 1.17.x'})`);
+    return runSync(this.feeds(m, rows));
+  }
+
+  /** The input tensor for `rows`: one row as it is (no copy), several stacked. */
+  private feeds(m: LoadedModel, rows: Float32Array[]): Record<string, FloatTensor> {
     const spec = m.spec;
     const rowLen = spec.sequenceLength * spec.featureNames.length;
     for (let i = 0; i < rows.length; i++) {
       if (rows[i].length !== rowLen) throw new Error(`row ${i} has ${rows[i].length} values, the model takes ${rowLen}`);
     }
-    // one row is the batch as it is (no copy); several are stacked
     let data = rows[0];
     if (rows.length !== 1) {
       data = new Float32Array(rows.length * rowLen);
       for (let i = 0; i < rows.length; i++) data.set(rows[i], i * rowLen);
     }
     const dims = spec.inputRank === 3 ? [rows.length, spec.sequenceLength, spec.featureNames.length] : [rows.length, spec.featureNames.length];
-    return m.runner.run({ [spec.inputName]: { data, dims } });
+    return { [spec.inputName]: { data, dims } };
   }
 
   /** Load the first model (no version rule). Resolves with the model, rejects when it fails its check. */

@@ -2,7 +2,9 @@
  * Where ONNX Runtime runs a model. onnxruntime-node's `run` does its native work on the calling
  * thread, so a model big enough to take milliseconds per run blocks Node-RED's event loop for that
  * long. Two runners share one interface:
- * - MainThreadRunner: the session lives on the main thread (no hand-off cost; right for small models);
+ * - MainThreadRunner: the session lives on the main thread (no hand-off cost; right for small
+ *   models). With onnxruntime-node 1.17.x it runs through the native binding and also offers
+ *   `runSync` (see direct-session.ts); with any other runtime, through the public promise API;
  * - WorkerRunner: the session lives in a worker thread; the main thread posts a batch and awaits
  *   the answer. At most `maxQueue` runs wait for the worker (beyond the one running); a run asked
  *   for while the queue is full is refused at once with QueueFullError (the caller's message gets an
@@ -12,12 +14,13 @@ import { Worker } from 'worker_threads';
 import type * as OrtApi from 'onnxruntime-common';
 import { loadRuntime } from './session';
 import { QueueFullError } from './micro-batcher';
+import { DirectSession, directBinding, toFloatTensor } from './direct-session';
 
 // The runtime lib/infer/session.ts picks (the bundled onnxruntime-node 1.17.0 unless
 // INDUSTRIAL_AI_ORT_MODULE names another installation). 1.17.0 ships no .d.ts; its API is
 // onnxruntime-common's, whose types fit.
 type OrtSession = OrtApi.InferenceSession;
-const runtime = () => loadRuntime() as unknown as { ort: typeof OrtApi; path: string };
+const runtime = () => loadRuntime() as unknown as { ort: typeof OrtApi; path: string; version: string };
 
 export interface FloatTensor {
   data: Float32Array | Float64Array;
@@ -26,6 +29,8 @@ export interface FloatTensor {
 
 export interface SessionOptions {
   intraOpNumThreads?: number;
+  /** main thread: run through the native binding when the runtime allows it (default true; false forces the public API) */
+  direct?: boolean;
 }
 
 export interface Runner {
@@ -33,13 +38,9 @@ export interface Runner {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
+  /** The same run on the caller's stack; present only on runners that can (a direct main-thread session). */
+  readonly runSync?: (feeds: Record<string, FloatTensor>) => Record<string, FloatTensor>;
   close(): Promise<void>;
-}
-
-function toFloat(t: { data: unknown; dims: readonly number[] }): FloatTensor {
-  const d = t.data as ArrayLike<number | bigint>;
-  if (d instanceof Float32Array || d instanceof Float64Array) return { data: d, dims: t.dims as number[] };
-  return { data: Float64Array.from(Array.from(d, (v) => Number(v))), dims: Array.from(t.dims) };
 }
 
 function ortOptions(o: SessionOptions): OrtApi.InferenceSession.SessionOptions {
@@ -48,24 +49,33 @@ function ortOptions(o: SessionOptions): OrtApi.InferenceSession.SessionOptions {
 
 export class MainThreadRunner implements Runner {
   readonly kind = 'main' as const;
+  readonly runSync: ((feeds: Record<string, FloatTensor>) => Record<string, FloatTensor>) | undefined;
+
+  /** Exactly one of `direct` (synchronous, onnxruntime-node 1.17.x) and `session` (public API) is set. */
   private constructor(
     private readonly ort: typeof OrtApi,
     private session: OrtSession | undefined,
-  ) {}
+    private readonly direct: DirectSession | undefined,
+  ) {
+    this.runSync = direct ? (feeds) => direct.runSync(feeds) : undefined;
+  }
 
   static async create(model: Uint8Array, options: SessionOptions = {}): Promise<MainThreadRunner> {
-    const { ort } = runtime();
-    return new MainThreadRunner(ort, await ort.InferenceSession.create(model, ortOptions(options)));
+    const rt = runtime();
+    const binding = options.direct === false ? undefined : directBinding(rt);
+    if (binding) return new MainThreadRunner(rt.ort, undefined, new DirectSession(binding, model, ortOptions(options)));
+    return new MainThreadRunner(rt.ort, await rt.ort.InferenceSession.create(model, ortOptions(options)), undefined);
   }
 
   get inputNames(): readonly string[] {
-    return this.session?.inputNames ?? [];
+    return this.direct?.inputNames ?? this.session?.inputNames ?? [];
   }
   get outputNames(): readonly string[] {
-    return this.session?.outputNames ?? [];
+    return this.direct?.outputNames ?? this.session?.outputNames ?? [];
   }
 
   async run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>> {
+    if (this.direct) return this.direct.runSync(feeds);
     if (!this.session) throw new Error('session closed');
     const input: Record<string, OrtApi.Tensor> = {};
     for (const k in feeds) {
@@ -74,13 +84,15 @@ export class MainThreadRunner implements Runner {
     }
     const out = await this.session.run(input);
     const result: Record<string, FloatTensor> = {};
-    for (const k in out) result[k] = toFloat(out[k] as OrtApi.Tensor);
+    for (const k in out) result[k] = toFloatTensor(out[k] as OrtApi.Tensor);
     return result;
   }
 
   async close(): Promise<void> {
     const s = this.session;
     this.session = undefined;
+    // keep `direct` (and runSync) in place: a closed DirectSession refuses runs with 'session closed'
+    this.direct?.release();
     await s?.release();
   }
 }

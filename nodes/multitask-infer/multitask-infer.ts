@@ -7,9 +7,10 @@ import * as fs from 'fs';
 import { performance } from 'perf_hooks';
 import type { NodeAPI, Node, NodeDef } from 'node-red';
 import { onInput, configNumber, type Send } from '../shared/adapter';
-import { InputMapper } from '../../lib/infer/input-mapping';
+import { InputMapper, type MappedInput } from '../../lib/infer/input-mapping';
 import { LatencyWindow } from '../../lib/infer/latency-window';
-import { MicroBatcher } from '../../lib/infer/micro-batcher';
+import { MicroBatcher, MUST_WAIT } from '../../lib/infer/micro-batcher';
+import { Throttle } from '../../lib/infer/throttle';
 import { decodeBatch, type HeadResult } from '../../lib/infer/heads';
 import type { LoadedModel, ModelEvent, ModelHolder } from '../../lib/infer/model-holder';
 import type { ModelSpec } from '../../lib/infer/model-spec';
@@ -32,6 +33,12 @@ interface Item {
   row: Float32Array;
 }
 
+/** One record's answer: msg.payload[task] for every head. */
+type Answer = Record<string, HeadResult>;
+
+/** Status refreshes on messages: at most one per this many ms. */
+const STATUS_INTERVAL_MS = 250;
+
 export = function register(RED: NodeAPI): void {
   function MultitaskInfer(this: Node, config: MultitaskInferDef) {
     RED.nodes.createNode(this, config);
@@ -39,13 +46,15 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const modelNode = RED.nodes.getNode(config.model) as any;
     let configError: string | undefined;
-    let batcher: MicroBatcher<Item, Record<string, HeadResult>> | undefined;
+    let batcher: MicroBatcher<Item, Answer> | undefined;
     let mapper: InputMapper | undefined;
     let mappedFor: LoadedModel | undefined;
+    /** The row of a record answered at once (reused: a record that has to wait gets its own copy). */
+    let scratchRow: Float32Array | undefined;
     const latency = new LatencyWindow();
     let answered = 0;
     let errors = 0;
-    let lastStatus = 0;
+    const statusDue = new Throttle(STATUS_INTERVAL_MS);
 
     const property = (config.property || 'payload').trim();
     const fields = (config.fields || '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -58,7 +67,7 @@ export = function register(RED: NodeAPI): void {
       if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error('config maxBatch: expected an integer ≥ 1');
       if (maxWait < 0) throw new Error('config maxWait: expected ≥ 0 ms');
       if (!Number.isInteger(maxPending) || maxPending < 1) throw new Error('config maxPending: expected an integer ≥ 1');
-      batcher = new MicroBatcher<Item, Record<string, HeadResult>>({ maxBatch, maxWaitMs: maxWait, maxPending }, runBatch);
+      batcher = new MicroBatcher<Item, Answer>({ maxBatch, maxWaitMs: maxWait, maxPending }, runBatch);
     } catch (err) {
       configError = (err as Error).message;
       node.error(configError);
@@ -78,6 +87,7 @@ export = function register(RED: NodeAPI): void {
       if (mapper && next.compatibleWith(mapper)) next.adoptWindows(mapper);
       mapper = next;
       mappedFor = m;
+      scratchRow = new Float32Array(next.sequenceLength * next.width);
       return next;
     }
 
@@ -89,7 +99,17 @@ export = function register(RED: NodeAPI): void {
       node.status({ fill: errors > 0 && answered === 0 ? 'yellow' : 'green', shape: 'dot', text });
     }
 
-    async function runBatch(items: Item[]): Promise<Array<Record<string, HeadResult>>> {
+    /** One item on the caller's stack (models whose `runsSync` is true): run, decode, time it. */
+    function runItemNow(item: Item): Answer {
+      const m = item.model;
+      const t0 = performance.now();
+      const out = holder!.runSync(m, [item.row]);
+      const answer = decodeBatch(m.spec.heads, out, 1)[0];
+      latency.add(performance.now() - t0);
+      return answer;
+    }
+
+    async function runBatch(items: Item[]): Promise<Answer[]> {
       if (items.length === 1) {
         // batch 1 (the usual case at low rates): no grouping, no copies
         const m = items[0].model;
@@ -99,7 +119,7 @@ export = function register(RED: NodeAPI): void {
         latency.add(performance.now() - t0);
         return decoded;
       }
-      const answers: Array<Record<string, HeadResult>> = [];
+      const answers: Answer[] = [];
       // A batch may span a swap: run each consecutive group on the model it was mapped for.
       for (let i = 0; i < items.length; ) {
         let j = i + 1;
@@ -140,93 +160,129 @@ export = function register(RED: NodeAPI): void {
       });
     }
 
-    onInput(node, async (msg, send, _done) => {
-      if (configError || !holder || !batcher) throw new Error(configError ?? 'not configured');
-      // control messages
-      if (msg.control !== undefined) {
-        const control = msg.control;
-        await modelNode.ready.catch(() => undefined);
-        if (control === 'restore') {
-          const ev = await holder.restore();
-          modelEvent(ev, send);
-          showModel(ev.event === 'refused' ? 'restore refused' : 'restored');
-        } else if (control === 'reset') {
-          mapper?.reset();
-          send([null, { ...msg, payload: { reset: true } }]);
-        } else if (control === 'stats') {
-          const m = holder.current;
-          send([null, {
-            ...msg,
-            payload: {
-              model: m?.identity, runIn: m?.runner.kind, answered, errors,
-              latencyMs: { p50: latency.quantile(0.5), p99: latency.quantile(0.99) },
-              pending: batcher.pending, recentBatchSizes: batcher.recentSizes.slice(-10), restorable: holder.restorable,
-            },
-          }]);
-        } else if (control !== 'model-event') {
-          throw new InputError('msg.control', "'restore', 'reset' or 'stats'", control);
-        }
-        return;
-      }
-      // a model message: ONNX bytes in msg.payload, or msg.model.path
+    /** A model message: ONNX bytes in msg.payload, or msg.model.path (without a record in msg.payload). */
+    function isModelMessage(msg: Record<string, any>): boolean {
+      if (Buffer.isBuffer(msg.payload) || msg.payload instanceof Uint8Array) return true;
       const announced = msg.model && typeof msg.model === 'object' ? msg.model : undefined;
-      if (Buffer.isBuffer(msg.payload) || msg.payload instanceof Uint8Array || (announced && typeof announced.path === 'string' && (msg.payload === undefined || msg.payload === null || typeof msg.payload !== 'object'))) {
-        let bytes: Uint8Array;
-        if (Buffer.isBuffer(msg.payload) || msg.payload instanceof Uint8Array) bytes = new Uint8Array(msg.payload);
-        else bytes = new Uint8Array(await fs.promises.readFile(resolveUserPath(announced!.path, (RED.settings as any).userDir || process.cwd())));
-        await modelNode.ready.catch(() => undefined);
-        const ev = await holder.swap(bytes, announced?.path ?? 'message', { sha256: announced?.sha256, version: typeof announced?.version === 'number' ? announced.version : undefined });
+      return !!announced && typeof announced.path === 'string' && (msg.payload === undefined || msg.payload === null || typeof msg.payload !== 'object');
+    }
+
+    async function handleControl(msg: Record<string, any>, send: Send): Promise<void> {
+      const control = msg.control;
+      await modelNode.ready.catch(() => undefined);
+      if (control === 'restore') {
+        const ev = await holder!.restore();
         modelEvent(ev, send);
-        if (ev.event === 'refused') {
-          node.warn(`model refused: ${ev.reason}`);
-          showModel('swap refused');
-        }
-        return;
+        showModel(ev.event === 'refused' ? 'restore refused' : 'restored');
+      } else if (control === 'reset') {
+        mapper?.reset();
+        send([null, { ...msg, payload: { reset: true } }]);
+      } else if (control === 'stats') {
+        const m = holder!.current;
+        send([null, {
+          ...msg,
+          payload: {
+            model: m?.identity, runIn: m?.runner.kind, answered, errors,
+            latencyMs: { p50: latency.quantile(0.5), p99: latency.quantile(0.99) },
+            pending: batcher!.pending, recentBatchSizes: batcher!.recentSizes.slice(-10), restorable: holder!.restorable,
+          },
+        }]);
+      } else if (control !== 'model-event') {
+        throw new InputError('msg.control', "'restore', 'reset' or 'stats'", control);
       }
-      // a record (or a sequence of records)
-      if (!holder.current) await modelNode.ready.catch(() => undefined);
-      if (!holder.current) {
+    }
+
+    async function handleModelMessage(msg: Record<string, any>, send: Send): Promise<void> {
+      const announced = msg.model && typeof msg.model === 'object' ? msg.model : undefined;
+      let bytes: Uint8Array;
+      if (Buffer.isBuffer(msg.payload) || msg.payload instanceof Uint8Array) bytes = new Uint8Array(msg.payload);
+      else bytes = new Uint8Array(await fs.promises.readFile(resolveUserPath(announced!.path, (RED.settings as any).userDir || process.cwd())));
+      await modelNode.ready.catch(() => undefined);
+      const ev = await holder!.swap(bytes, announced?.path ?? 'message', { sha256: announced?.sha256, version: typeof announced?.version === 'number' ? announced.version : undefined });
+      modelEvent(ev, send);
+      if (ev.event === 'refused') {
+        node.warn(`model refused: ${ev.reason}`);
+        showModel('swap refused');
+      }
+    }
+
+    /** Before the first model is installed: wait for the configured file, or fail the message. */
+    async function whenModelLoaded(): Promise<void> {
+      await modelNode.ready.catch(() => undefined);
+      if (!holder!.current) {
         throw modelNode.loadError ?? new Error('no model loaded yet: send a model message or set a file in the onnx-model node');
       }
-      const m = holder.acquire();
-      let mapped;
+    }
+
+    /**
+     * A record (or a sequence of records). When the model runs synchronously and nothing is
+     * waiting, it is answered before this returns (no promise: see MicroBatcher.runNow); otherwise
+     * it goes through the micro-batcher and the returned promise settles with its answer.
+     */
+    function handleRecord(msg: Record<string, any>, send: Send): Promise<void> | undefined {
+      if (!holder!.current) return whenModelLoaded().then(() => handleRecord(msg, send));
+      const m = holder!.acquire();
+      let mapped: MappedInput;
       try {
-        const key = config.windowPerTopic ? String(msg.topic ?? '') : '';
-        mapped = mapperFor(m).map(msg[property], key);
+        const mapping = mapperFor(m); // (re)sizes scratchRow
+        // a model that may answer at once maps into the reused row; others get a new one
+        mapped = mapping.map(msg[property], config.windowPerTopic ? String(msg.topic ?? '') : '', m.runsSync ? scratchRow : undefined);
       } catch (err) {
-        holder.release(m);
+        holder!.release(m);
         errors++;
         throw err;
       }
       if (!mapped.ready) {
-        holder.release(m);
-        const now = Date.now();
-        if (now - lastStatus > 250) {
-          lastStatus = now;
-          node.status({ fill: 'blue', shape: 'ring', text: `window ${mapped.have}/${mapped.need}` });
-        }
-        return;
+        holder!.release(m);
+        if (statusDue.due()) node.status({ fill: 'blue', shape: 'ring', text: `window ${mapped.have}/${mapped.need}` });
+        return undefined;
       }
-      let result: Record<string, HeadResult>;
+      const item: Item = { model: m, row: mapped.row };
+      const padded = mapped.padded;
+      let answer: Answer | typeof MUST_WAIT;
       try {
-        result = await batcher.submit({ model: m, row: mapped.row });
+        answer = m.runsSync ? batcher!.runNow(item, runItemNow) : MUST_WAIT;
       } catch (err) {
+        holder!.release(m);
         errors++;
         throw err;
-      } finally {
-        holder.release(m);
       }
+      if (answer !== MUST_WAIT) {
+        holder!.release(m);
+        deliver(msg, send, m, padded, answer);
+        return undefined;
+      }
+      if (mapped.row === scratchRow) item.row = mapped.row.slice(); // the scratch row is the next record's
+      return batcher!.submit(item).then(
+        (queued) => {
+          holder!.release(m);
+          deliver(msg, send, m, padded, queued);
+        },
+        (err) => {
+          holder!.release(m);
+          errors++;
+          throw err;
+        },
+      );
+    }
+
+    /** The answer onto the message, sent on output 1; the status refreshed when one is due. */
+    function deliver(msg: Record<string, any>, send: Send, m: LoadedModel, padded: number, answer: Answer): void {
       answered++;
       msg.features = msg[property];
-      msg[property] = result;
+      msg[property] = answer;
       msg.model = m.identity;
-      if (mapped.padded > 0) msg.padded = mapped.padded;
+      if (padded > 0) msg.padded = padded;
       send([msg, null]);
-      const now = Date.now();
-      if (now - lastStatus > 250) {
-        lastStatus = now;
-        showModel(batcher.maxBatch > 1 ? `batch ${batcher.recentSizes[batcher.recentSizes.length - 1] ?? 1}` : '');
-      }
+      if (statusDue.due()) showModel(batcher!.maxBatch > 1 ? `batch ${batcher!.recentSizes[batcher!.recentSizes.length - 1] ?? 1}` : '');
+    }
+
+    // Not an async function: a record answered synchronously finishes (done()) with no promise.
+    onInput(node, (msg, send, _done) => {
+      if (configError || !holder || !batcher) throw new Error(configError ?? 'not configured');
+      if (msg.control !== undefined) return handleControl(msg, send);
+      if (isModelMessage(msg)) return handleModelMessage(msg, send);
+      return handleRecord(msg, send);
     });
   }
 

@@ -88,6 +88,22 @@ describe('infer/input-mapping', () => {
     }));
   });
 
+  it('writes into a given row buffer the same values it would put in a new row', () => {
+    const fresh = new InputMapper({ fields: ['a', 'b'], sequenceLength: 2, normalization: zs, partial: 'pad' });
+    const reusing = new InputMapper({ fields: ['a', 'b'], sequenceLength: 2, normalization: zs, partial: 'pad' });
+    const buffer = new Float32Array(4);
+    for (const value of [{ a: 12, b: 4 }, { a: 8, b: -4 }, [{ a: 10, b: 0 }, { a: 14, b: 8 }], { a: 11, b: 1 }]) {
+      const want = fresh.map(value);
+      const got = reusing.map(value, '', buffer);
+      assert.ok(want.ready && got.ready);
+      assert.equal(got.row, buffer, 'the row is the buffer given');
+      assert.notEqual(want.row, buffer);
+      assert.deepEqual(Array.from(got.row), Array.from(want.row));
+      assert.equal(got.padded, want.padded);
+    }
+    assert.throws(() => reusing.map({ a: 1, b: 2 }, '', new Float32Array(3)), /row buffer of 3 values, the mapping makes 4/);
+  });
+
   it('adopts windows across a compatible model change', () => {
     const a = new InputMapper({ fields: ['a'], sequenceLength: 2 });
     a.map({ a: 1 });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { MicroBatcher, QueueFullError } from '../../../lib/infer/micro-batcher';
+import { MicroBatcher, MUST_WAIT, QueueFullError } from '../../../lib/infer/micro-batcher';
 
 /** A batch function whose batches finish only when the test releases them. */
 function gated() {
@@ -140,6 +140,52 @@ describe('infer/micro-batcher', () => {
     await g.releaseNext();
     await closing;
     assert.equal(await p, 70);
+  });
+
+  it('runNow: at batch 1 and idle, runs on the caller\'s stack and returns the answer; otherwise runs nothing', async () => {
+    const g = gated();
+    const b = new MicroBatcher<number, number>({ maxBatch: 1, maxWaitMs: 0 }, g.run);
+    const ranNow: number[] = [];
+    const now = (i: number) => {
+      ranNow.push(i);
+      assert.equal(b.busy, true, 'busy while it runs');
+      return i * 100;
+    };
+    assert.equal(b.runNow(1, now), 100);
+    assert.equal(b.runNow(2, now), 200);
+    assert.equal(b.busy, false);
+    assert.deepEqual(b.recentSizes, [1, 1]);
+    // a submitted item is running: the next one must wait for it (and keeps its order)
+    const queued = b.submit(3);
+    assert.equal(b.runNow(4, now), MUST_WAIT);
+    await g.releaseNext();
+    assert.equal(await queued, 30);
+    assert.equal(b.runNow(5, now), 500, 'idle again');
+    assert.deepEqual(ranNow, [1, 2, 5]);
+    assert.deepEqual(g.calls, [[3]]);
+    await b.close();
+    assert.equal(b.runNow(6, now), MUST_WAIT, 'closed');
+    // batch sizes over 1 gather items: nothing runs on the caller's stack
+    const batching = new MicroBatcher<number, number>({ maxBatch: 4, maxWaitMs: 0 }, async (items) => items);
+    assert.equal(batching.runNow(7, now), MUST_WAIT);
+    assert.deepEqual(ranNow, [1, 2, 5]);
+  });
+
+  it('runNow: a failure is thrown to the caller and leaves the batcher idle; an item submitted during the run goes after it', async () => {
+    const b = new MicroBatcher<number, number>({ maxBatch: 1, maxWaitMs: 0 }, async (items) => items.map((i) => -i));
+    assert.throws(() => b.runNow(1, () => {
+      throw new Error('run failed');
+    }), /run failed/);
+    assert.equal(b.busy, false);
+    let inner: Promise<number> | undefined;
+    const answer = b.runNow(2, (i) => {
+      inner = b.submit(3);
+      assert.equal(b.pending, 1, 'queued behind the run in progress');
+      return i;
+    });
+    assert.equal(answer, 2);
+    assert.equal(await inner, -3);
+    assert.deepEqual(b.recentSizes, [1, 1, 1]);
   });
 
   it('rejects bad options', () => {

@@ -44,6 +44,30 @@ describe('infer/model-holder', () => {
     }
   });
 
+  it('runSync gives the answer of run on a main-thread model, and is refused for a worker model', async () => {
+    const main = new ModelHolder({ runIn: 'main' });
+    const worker = new ModelHolder({ runIn: 'worker' });
+    try {
+      const m = await main.open(makeModel(v1));
+      const w = await worker.open(makeModel(v1));
+      assert.equal(m.runsSync, true, 'the bundled onnxruntime-node 1.17 runs synchronously on the main thread');
+      assert.equal(w.runsSync, false);
+      for (const rows of [[row], [row, new Float32Array(4), Float32Array.from([1, 2, 3, 4])]]) {
+        const a = main.runSync(m, rows);
+        const b = await main.run(m, rows);
+        for (const k of ['state', 'performance', 'faults']) {
+          assert.deepEqual(a[k].dims, b[k].dims);
+          assert.deepEqual(Array.from(a[k].data), Array.from(b[k].data));
+        }
+      }
+      assert.throws(() => main.runSync(m, [new Float32Array(3)]), /row 0 has 3 values, the model takes 4/);
+      assert.throws(() => worker.runSync(w, [row]), /no synchronous run \(it runs in the worker thread\)/);
+    } finally {
+      await main.close();
+      await worker.close();
+    }
+  });
+
   it('a swap is atomic: runs already holding the old model finish on it, new ones get the new model', async () => {
     const h = new ModelHolder({ runIn: 'main' });
     try {
