@@ -25,6 +25,7 @@
  */
 import type { AppendEntry, CommitResult, DropCounts, DurableQueue, QueueRow, QueueStats } from './queue';
 import { RecordBatch, type PackedEntries } from './record-batch';
+import { IdQueue } from './id-queue';
 import { systemClock, type Clock } from './clock';
 
 export interface Delivery<T> {
@@ -93,12 +94,6 @@ export interface ForwarderStats extends QueueStats {
   settings: { ackTimeoutMs: number; retryIntervalMs: number; maxInFlight: number; ratePerSec: number; commitIntervalMs: number; commitMaxCount: number };
 }
 
-/** A record waiting for its commit (its bytes are already in the forwarder's RecordBatch). */
-interface Held<T> {
-  value: T | undefined;
-  cb: AppendCallback;
-}
-
 interface NextItem<T> {
   id: number;
   value: T;
@@ -126,12 +121,15 @@ export class StoreForwarder<T> {
   readonly burst: number;
   private readonly cacheLimit: number;
 
-  private held: Array<Held<T>> = [];
-  /** the held records' bytes, packed as they arrive (see record-batch.ts) */
+  /** records waiting for their commit: their bytes packed as they arrive, values and callbacks beside */
   private batch = new RecordBatch();
+  private heldValues: Array<T | undefined> = [];
+  private heldCallbacks: AppendCallback[] = [];
   private pendingAcks = new Set<number>();
-  private inFlight = new Map<number, number>();
-  private cache = new Map<number, T>();
+  /** delivered, not yet acknowledged: id -> when sent */
+  private inFlight = new IdQueue<number>();
+  /** committed in this process, not yet delivered: id -> the caller's value */
+  private cache = new IdQueue<T>();
   private cacheValid = false;
   /** raised by every invalidate(): a commit posted before cannot fill the cache */
   private cacheEpoch = 0;
@@ -190,7 +188,8 @@ export class StoreForwarder<T> {
       return;
     }
     this.batch.append(entry.body, entry.topic);
-    this.held.push({ value, cb });
+    this.heldValues.push(value);
+    this.heldCallbacks.push(cb);
     this.scheduleFlush();
   }
 
@@ -199,8 +198,8 @@ export class StoreForwarder<T> {
     if (this.closed) return;
     for (const id of ids) {
       this.pendingAcks.add(id);
-      this.inFlight.delete(id);
-      this.cache.delete(id);
+      this.inFlight.remove(id);
+      this.cache.remove(id);
       this.counters.acksReceived++;
     }
     if (!this.healthy && this.enabled && ids.length) {
@@ -232,35 +231,37 @@ export class StoreForwarder<T> {
   flush(): void {
     this.clearTimer('flushTimer');
     if (this.commitsInFlight >= MAX_COMMITS_IN_FLIGHT || this.queue.isOpen === false) return;
-    if (!this.held.length && !this.pendingAcks.size) return;
+    if (!this.heldCallbacks.length && !this.pendingAcks.size) return;
     this.commitsInFlight++;
-    const batch = this.held;
-    this.held = [];
+    const values = this.heldValues;
+    const callbacks = this.heldCallbacks;
+    this.heldValues = [];
+    this.heldCallbacks = [];
     const acks = [...this.pendingAcks];
     this.pendingAcks.clear();
     const records = this.batch.take();
     const epoch = this.cacheEpoch;
     if (this.queue.commitBatchAsync) {
-      this.queue.commitBatchAsync(records, acks, (err, result) => this.committed(batch, acks, epoch, err, result));
+      this.queue.commitBatchAsync(records, acks, (err, result) => this.committed(values, callbacks, acks, epoch, err, result));
       return;
     }
     let result: CommitResult;
     try {
       result = this.queue.commitBatch(records, acks);
     } catch (err) {
-      this.committed(batch, acks, epoch, err instanceof Error ? err : new Error(String(err)), null);
+      this.committed(values, callbacks, acks, epoch, err instanceof Error ? err : new Error(String(err)), null);
       return;
     }
-    this.committed(batch, acks, epoch, null, result);
+    this.committed(values, callbacks, acks, epoch, null, result);
   }
 
   /** A commit's outcome: accept (or refuse) its records, cache them for delivery, deliver. */
-  private committed(batch: Array<Held<T>>, acks: number[], epoch: number, error: Error | null, result: CommitResult | null): void {
+  private committed(values: Array<T | undefined>, callbacks: AppendCallback[], acks: number[], epoch: number, error: Error | null, result: CommitResult | null): void {
     this.commitsInFlight--;
     if (error || !result) {
       const err = error ?? new Error('commit gave no result');
       for (const id of acks) this.pendingAcks.add(id); // kept for the next commit
-      for (const h of batch) safe(() => h.cb(err, null));
+      for (const cb of callbacks) safe(() => cb(err, null));
       this.onEvent({ type: 'error', error: err, context: 'commit' });
       return;
     }
@@ -269,23 +270,23 @@ export class StoreForwarder<T> {
     const droppedAny = result.droppedIds.length > 0;
     if (droppedAny) this.forget(result.droppedIds);
     if (this.cacheValid && epoch === this.cacheEpoch) {
-      for (let i = 0; i < batch.length; i++) {
+      for (let i = 0; i < values.length; i++) {
         const id = result.ids[i];
         // null: refused; at or below the cursor: already read back from the file and delivered
         if (id === null || id <= this.cursor) continue;
-        const value = batch[i].value;
+        const value = values[i];
         if (value === undefined || this.cache.size >= this.cacheLimit) {
           this.invalidate();
           break;
         }
-        this.cache.set(id, value);
+        this.cache.push(id, value);
       }
     }
-    for (let i = 0; i < batch.length; i++) {
+    for (let i = 0; i < callbacks.length; i++) {
       const id = result.ids[i];
       try {
-        if (id === null) batch[i].cb(new QueueFullError(`message refused: ${result.refusedReasons[i]}`), null);
-        else batch[i].cb(null, id);
+        if (id === null) callbacks[i](new QueueFullError(`message refused: ${result.refusedReasons[i]}`), null);
+        else callbacks[i](null, id);
       } catch {
         // a caller's callback must not break the commit loop
       }
@@ -294,7 +295,7 @@ export class StoreForwarder<T> {
     const dropCount = d.oldest + d.expired + d.refused + d.thinned;
     if (dropCount) this.onEvent({ type: 'dropped', dropped: d, count: dropCount });
     if (this.closed) return;
-    if (this.held.length || this.pendingAcks.size) this.scheduleFlush();
+    if (this.heldCallbacks.length || this.pendingAcks.size) this.scheduleFlush();
     this.pump();
   }
 
@@ -326,7 +327,7 @@ export class StoreForwarder<T> {
       ...this.queue.stats(),
       link: this.link,
       inFlight: this.inFlight.size,
-      heldForCommit: this.held.length,
+      heldForCommit: this.heldCallbacks.length,
       counters: { ...this.counters },
       settings: {
         ackTimeoutMs: this.ackTimeoutMs,
@@ -345,7 +346,8 @@ export class StoreForwarder<T> {
     this.commitEverything();
     this.closed = true;
     for (const t of ['flushTimer', 'ackTimer', 'probeTimer', 'pumpTimer'] as const) this.clearTimer(t);
-    for (const h of this.held.splice(0)) safe(() => h.cb(new Error('store is closed'), null));
+    for (const cb of this.heldCallbacks.splice(0)) safe(() => cb(new Error('store is closed'), null));
+    this.heldValues = [];
   }
 
   // ---- internals ----
@@ -356,7 +358,7 @@ export class StoreForwarder<T> {
     for (let round = 0; round < 3; round++) {
       this.flush();
       this.queue.drain?.();
-      if (!this.held.length) return;
+      if (!this.heldCallbacks.length) return;
     }
   }
 
@@ -364,7 +366,7 @@ export class StoreForwarder<T> {
     // only records count towards the commit count: acks ride on the records' next commit (or the
     // timer) instead of adding commits of their own (every commit is a WAL write, and an fsync at
     // synchronous FULL); a lost ack only means a redelivery, never a lost record
-    if (this.held.length >= this.commitMaxCount && this.commitsInFlight < MAX_COMMITS_IN_FLIGHT) {
+    if (this.heldCallbacks.length >= this.commitMaxCount && this.commitsInFlight < MAX_COMMITS_IN_FLIGHT) {
       this.flush();
     } else if (!this.flushTimer) {
       this.flushTimer = this.clock.setTimeout(() => {
@@ -383,7 +385,7 @@ export class StoreForwarder<T> {
 
   /** rows were dropped by the capacity policy: forget them wherever they are remembered */
   private forget(ids: number[]): void {
-    for (const id of ids) this.inFlight.delete(id);
+    for (const id of ids) this.inFlight.remove(id);
     this.invalidate();
   }
 
@@ -439,10 +441,10 @@ export class StoreForwarder<T> {
 
   private nextItem(): NextItem<T> | null {
     if (this.cacheValid) {
-      const first = this.cache.entries().next();
-      if (first.done) return null;
-      const [id, value] = first.value;
-      this.cache.delete(id);
+      const id = this.cache.firstId();
+      if (id === undefined) return null;
+      const value = this.cache.firstValue() as T;
+      this.cache.shift();
       return { id, value };
     }
     for (;;) {
@@ -482,7 +484,7 @@ export class StoreForwarder<T> {
     else this.maxSentId = item.id;
     this.counters.delivered++;
     if (this.ackTimeoutMs > 0) {
-      this.inFlight.set(item.id, this.clock.now());
+      this.inFlight.push(item.id, this.clock.now());
       this.armAckTimer();
     } else {
       this.pendingAcks.add(item.id);
@@ -497,19 +499,19 @@ export class StoreForwarder<T> {
 
   private armAckTimer(): void {
     if (this.ackTimer || this.inFlight.size === 0) return;
-    const sentAt = this.inFlight.values().next().value as number;
+    const sentAt = this.inFlight.firstValue() as number;
     this.ackTimer = this.clock.setTimeout(() => this.onAckTimer(), Math.max(0, sentAt + this.ackTimeoutMs - this.clock.now()));
   }
 
   private onAckTimer(): void {
     this.ackTimer = null;
-    const first = this.inFlight.entries().next();
-    if (first.done) {
+    const id = this.inFlight.firstId();
+    if (id === undefined) {
       // what was in flight was dropped by the capacity policy: keep probing while down
       if (!this.healthy) this.scheduleProbe();
       return;
     }
-    const [id, sentAt] = first.value;
+    const sentAt = this.inFlight.firstValue() as number;
     if (this.clock.now() - sentAt < this.ackTimeoutMs) {
       this.armAckTimer();
       return;

@@ -262,7 +262,8 @@ export = function register(RED: NodeAPI): void {
         return;
       }
       const body = encodeBody(msg);
-      fwd.enqueue({ body, topic: typeof msg.topic === 'string' ? msg.topic : null }, msg, (err) => done(err ?? undefined));
+      // done() is the commit callback itself: called once the message is committed (or refused)
+      fwd.enqueue({ body, topic: typeof msg.topic === 'string' ? msg.topic : null }, msg, done);
       return 'held';
     });
 

@@ -9,7 +9,8 @@
 import type { Node, NodeMessage, NodeMessageInFlow } from 'node-red';
 
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
-export type Done = (err?: Error) => void;
+/** null counts as no error, so a node can hand `done` on as an (err, …) callback */
+export type Done = (err?: Error | null) => void;
 export type InputHandler = (msg: NodeMessageInFlow & Record<string, any>, send: Send, done: Done) => void | Promise<void>;
 
 /**
@@ -18,12 +19,12 @@ export type InputHandler = (msg: NodeMessageInFlow & Record<string, any>, send: 
  * or resolves, unless it returned the string 'held'.
  */
 export function onInput(node: Node, handler: (msg: NodeMessageInFlow & Record<string, any>, send: Send, done: Done) => unknown): void {
-  node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
+  node.on('input', (msg: NodeMessageInFlow, send: Send, done: (err?: Error) => void) => {
     let finished = false;
-    const doneOnce: Done = (err?: Error) => {
+    const doneOnce: Done = (err) => {
       if (finished) return;
       finished = true;
-      done(err);
+      done(err ?? undefined);
     };
     try {
       const result = handler(msg as NodeMessageInFlow & Record<string, any>, send, doneOnce);
