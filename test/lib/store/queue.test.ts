@@ -52,6 +52,19 @@ describe('lib/store DurableQueue', () => {
     assert.equal(s.totals.acked, 3);
   });
 
+  it('acks as runs of ids and as scattered ids both count only rows still stored, with their bytes', () => {
+    const queue = q();
+    queue.append(Array.from({ length: 10 }, (_, i) => ({ body: b('x'.repeat(i + 1)) }))); // ids 1..10, 1..10 bytes
+    assert.equal(queue.ack([4, 3, 5, 5]), 3, 'a run, unordered, with a repeat');
+    assert.equal(queue.storedBytes, 55 - 12);
+    assert.equal(queue.ack([1, 9, 7]), 3, 'scattered');
+    assert.equal(queue.storedBytes, 55 - 12 - 17);
+    assert.equal(queue.ack(Array.from({ length: 12 }, (_, i) => i + 1)), 4, 'one run over rows already gone and ids never used');
+    assert.equal(queue.size, 0);
+    assert.equal(queue.storedBytes, 0);
+    assert.equal(queue.stats().totals.acked, 10);
+  });
+
   it('keeps rows and counters across reopen', () => {
     const queue = q({ maxCount: 2 });
     queue.append([{ body: b('1') }, { body: b('22') }, { body: b('333') }]);
