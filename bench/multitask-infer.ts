@@ -21,7 +21,6 @@ import { buildGraph, headMetadata, SEQUENCE_LENGTH } from '../tools/build-turbin
 import { FEATURES, turbineDataset } from '../tools/turbine-sim';
 import { ModelHolder } from '../lib/infer/model-holder';
 import { InputMapper } from '../lib/infer/input-mapping';
-import { decodeBatch } from '../lib/infer/heads';
 import { DirectSession, directBinding } from '../lib/infer/direct-session';
 import { loadRuntime } from '../lib/infer/session';
 
@@ -171,7 +170,7 @@ async function corePath(file: string, n: number): Promise<number[]> {
   for (let i = 0; i < n + 50; i++) {
     const t = now();
     const r = mapper.map(rec(i), '', row);
-    if (r.ready) decodeBatch(m.spec.heads, holder.runSync(m, [r.row]), 1);
+    if (r.ready) m.decoder.decode(holder.runSync(m, [r.row]), 0, 1);
     if (i >= 50) times.push(now() - t);
   }
   await holder.close();

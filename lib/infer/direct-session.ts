@@ -73,6 +73,10 @@ export class DirectSession {
   /** every output, asked for by name (null: let the runtime allocate it) */
   private readonly fetches: Record<string, null> = {};
   private readonly runOptions = {};
+  /** the input names, read once (the binding's getter makes a new array per read) */
+  private readonly inputList: string[];
+  /** one native tensor object per input, filled for each run */
+  private readonly input: Record<string, NativeTensor> = {};
 
   /** Load `model` with the same session options the public API would pass to the binding. */
   constructor(binding: NativeBinding, model: Uint8Array, options: object) {
@@ -80,6 +84,8 @@ export class DirectSession {
     session.loadModel(model.buffer, model.byteOffset, model.byteLength, options);
     this.session = session;
     for (const name of session.outputNames) this.fetches[name] = null;
+    this.inputList = session.inputNames;
+    for (const name of this.inputList) this.input[name] = { type: 'float32', dims: [], data: undefined };
   }
 
   get inputNames(): readonly string[] {
@@ -97,14 +103,29 @@ export class DirectSession {
   runSync(feeds: Record<string, FloatTensor>): Record<string, FloatTensor> {
     const session = this.session;
     if (!session) throw new Error('session closed');
-    const input: Record<string, NativeTensor> = {};
-    for (const name of session.inputNames) {
+    const names = this.inputList;
+    const input = this.input;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
       const f = feeds[name];
       if (!f) throw new Error(`input '${name}' is missing in the feeds`);
       if (elementCount(f.dims) !== f.data.length) throw new Error(`input '${name}': ${f.data.length} values for dims [${f.dims.join(', ')}]`);
-      input[name] = { type: f.data instanceof Float32Array ? 'float32' : 'float64', dims: f.dims, data: f.data };
+      // the native run reads these objects and keeps none of them, so they are reused
+      const t = input[name];
+      t.type = f.data instanceof Float32Array ? 'float32' : 'float64';
+      t.dims = f.dims;
+      t.data = f.data;
     }
     const out = session.run(input, this.fetches, this.runOptions);
+    // float outputs (the usual case) are returned as the runtime made them ({ type, dims, data }: a FloatTensor)
+    for (const name in out) {
+      const data = out[name].data;
+      if (!(data instanceof Float32Array || data instanceof Float64Array)) return this.converted(out);
+    }
+    return out as unknown as Record<string, FloatTensor>;
+  }
+
+  private converted(out: Record<string, NativeTensor>): Record<string, FloatTensor> {
     const result: Record<string, FloatTensor> = {};
     for (const name in out) result[name] = toFloatTensor(out[name]);
     return result;

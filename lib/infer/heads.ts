@@ -54,62 +54,120 @@ function widthOf(out: RawOutput, batch: number): number {
   return width;
 }
 
-/** Row `b` (plain numbers), the head's activation applied; plain loops, no per-element closures (runs for every message). */
-function activated(out: RawOutput, b: number, width: number, activation: HeadDef['activation']): number[] {
-  const row = new Array<number>(width);
-  const off = b * width;
-  for (let i = 0; i < width; i++) row[i] = Number(out.data[off + i]);
-  if (activation === 'softmax') return softmaxInPlace(row);
-  if (activation === 'sigmoid') for (let i = 0; i < width; i++) row[i] = sigmoid(row[i]);
-  return row;
-}
-
 /** Decode row `b` of a batch of `batch` rows for one head. */
 export function decodeHead(head: HeadDef, out: RawOutput, b: number, batch: number): HeadResult {
-  const width = widthOf(out, batch);
-  if (head.type === 'classification') {
-    const labels = head.labels!;
-    if (width !== labels.length) throw new Error(`head ${head.task}: ${width} outputs for ${labels.length} labels`);
-    const p = activated(out, b, width, head.activation);
-    let best = 0;
-    for (let i = 1; i < width; i++) if (p[i] > p[best]) best = i;
-    const probabilities: Record<string, number> = {};
-    for (let i = 0; i < width; i++) probabilities[labels[i]] = p[i];
-    return { label: labels[best], index: best, probabilities };
-  }
-  if (head.type === 'multilabel') {
-    const labels = head.labels!;
-    if (width !== labels.length) throw new Error(`head ${head.task}: ${width} outputs for ${labels.length} labels`);
-    const s = activated(out, b, width, head.activation);
-    const scores: Record<string, number> = {};
-    const on: string[] = [];
-    const th = head.thresholds;
-    for (let i = 0; i < width; i++) {
-      scores[labels[i]] = s[i];
-      const t = typeof th === 'number' ? th : (th?.[i] ?? 0.5);
-      if (s[i] >= t) on.push(labels[i]);
-    }
-    return { labels: on, scores };
-  }
-  const names = head.names!;
-  if (width !== names.length) throw new Error(`head ${head.task}: ${width} outputs for ${names.length} names`);
-  const values = activated(out, b, width, undefined);
-  const scale = head.scale;
-  if (scale) for (let i = 0; i < width; i++) values[i] = values[i] * scale.std[i] + scale.mean[i];
-  if (width === 1) return { value: values[0], unit: head.units?.[0] ?? '' };
-  const result: Record<string, RegressionValue> = {};
-  for (let i = 0; i < width; i++) result[names[i]] = { value: values[i], unit: head.units?.[i] ?? '' };
-  return result;
+  return new HeadPlan(head).decode(out, b, batch);
 }
 
-/** Decode every head for every row: result[b][task]. */
-export function decodeBatch(heads: HeadDef[], outputs: Record<string, RawOutput>, batch: number): Array<Record<string, HeadResult>> {
-  const rows = new Array<Record<string, HeadResult>>(batch);
-  for (let b = 0; b < batch; b++) rows[b] = {};
-  for (const head of heads) {
-    const out = outputs[head.output];
-    if (!out) throw new Error(`the model gave no output "${head.output}" for head ${head.task}`);
-    for (let b = 0; b < batch; b++) rows[b][head.task] = decodeHead(head, out, b, batch);
+/**
+ * One head's decoding, prepared once per model: labels, thresholds, units and scale resolved, a
+ * scratch row for the activation. `decode` allocates only the result objects (it runs for every
+ * message). Gives exactly what the head definition says (same values, same key order).
+ */
+class HeadPlan {
+  readonly task: string;
+  readonly output: string;
+  private readonly kind: HeadDef['type'];
+  /** labels (classification, multilabel) or names (regression) */
+  private readonly keys: string[];
+  private readonly activation: HeadDef['activation'];
+  private readonly thresholds: Float64Array | undefined;
+  private readonly units: string[];
+  private readonly scale: { mean: number[]; std: number[] } | undefined;
+  private readonly scratch: Float64Array;
+
+  constructor(head: HeadDef) {
+    this.task = head.task;
+    this.output = head.output;
+    this.kind = head.type;
+    this.keys = (head.type === 'regression' ? head.names! : head.labels!).slice();
+    const n = this.keys.length;
+    this.activation = head.activation;
+    const th = head.thresholds;
+    this.thresholds = head.type === 'multilabel' ? Float64Array.from({ length: n }, (_, i) => (typeof th === 'number' ? th : (th?.[i] ?? 0.5))) : undefined;
+    this.units = Array.from({ length: n }, (_, i) => head.units?.[i] ?? '');
+    this.scale = head.scale;
+    this.scratch = new Float64Array(n);
   }
-  return rows;
+
+  decode(out: RawOutput, b: number, batch: number): HeadResult {
+    const width = widthOf(out, batch);
+    const keys = this.keys;
+    if (width !== keys.length) throw new Error(`head ${this.task}: ${width} outputs for ${keys.length} ${this.kind === 'regression' ? 'names' : 'labels'}`);
+    const v = this.activated(out, b * width, width);
+    if (this.kind === 'classification') {
+      let best = 0;
+      for (let i = 1; i < width; i++) if (v[i] > v[best]) best = i;
+      const probabilities: Record<string, number> = {};
+      for (let i = 0; i < width; i++) probabilities[keys[i]] = v[i];
+      return { label: keys[best], index: best, probabilities };
+    }
+    if (this.kind === 'multilabel') {
+      const th = this.thresholds!;
+      const scores: Record<string, number> = {};
+      const on: string[] = [];
+      for (let i = 0; i < width; i++) {
+        scores[keys[i]] = v[i];
+        if (v[i] >= th[i]) on.push(keys[i]);
+      }
+      return { labels: on, scores };
+    }
+    const scale = this.scale;
+    if (scale) for (let i = 0; i < width; i++) v[i] = v[i] * scale.std[i] + scale.mean[i];
+    if (width === 1) return { value: v[0], unit: this.units[0] };
+    const result: Record<string, RegressionValue> = {};
+    for (let i = 0; i < width; i++) result[keys[i]] = { value: v[i], unit: this.units[i] };
+    return result;
+  }
+
+  /** The row at `off` into the scratch row, the activation applied (regression: none). */
+  private activated(out: RawOutput, off: number, width: number): Float64Array {
+    const row = this.scratch;
+    const data = out.data;
+    for (let i = 0; i < width; i++) row[i] = Number(data[off + i]);
+    if (this.kind === 'regression') return row;
+    if (this.activation === 'softmax') {
+      let max = -Infinity;
+      for (let i = 0; i < width; i++) if (row[i] > max) max = row[i];
+      let sum = 0;
+      for (let i = 0; i < width; i++) sum += row[i] = Math.exp(row[i] - max);
+      for (let i = 0; i < width; i++) row[i] /= sum;
+    } else if (this.activation === 'sigmoid') {
+      for (let i = 0; i < width; i++) row[i] = sigmoid(row[i]);
+    }
+    return row;
+  }
+}
+
+/** Every head of a model, prepared once (keep one per model): answers are `{ [task]: result }`. */
+export class HeadDecoder {
+  private readonly plans: HeadPlan[];
+  constructor(heads: readonly HeadDef[]) {
+    this.plans = heads.map((h) => new HeadPlan(h));
+  }
+
+  /** Row `b` of a batch of `batch` rows: msg.payload for one record. */
+  decode(outputs: Record<string, RawOutput>, b: number, batch: number): Record<string, HeadResult> {
+    const answer: Record<string, HeadResult> = {};
+    for (const plan of this.plans) answer[plan.task] = plan.decode(this.outputOf(outputs, plan), b, batch);
+    return answer;
+  }
+
+  /** Every row, in order. */
+  decodeBatch(outputs: Record<string, RawOutput>, batch: number): Array<Record<string, HeadResult>> {
+    const rows = new Array<Record<string, HeadResult>>(batch);
+    for (let b = 0; b < batch; b++) rows[b] = this.decode(outputs, b, batch);
+    return rows;
+  }
+
+  private outputOf(outputs: Record<string, RawOutput>, plan: HeadPlan): RawOutput {
+    const out = outputs[plan.output];
+    if (!out) throw new Error(`the model gave no output "${plan.output}" for head ${plan.task}`);
+    return out;
+  }
+}
+
+/** Decode every head for every row: result[b][task] (prepares the heads each call: keep a HeadDecoder per model instead). */
+export function decodeBatch(heads: HeadDef[], outputs: Record<string, RawOutput>, batch: number): Array<Record<string, HeadResult>> {
+  return new HeadDecoder(heads).decodeBatch(outputs, batch);
 }

@@ -33,6 +33,8 @@ export class InputMapper {
   readonly sequenceLength: number;
   readonly width: number;
   private readonly windows = new Map<string, number[][]>();
+  /** the key used last (the last entry of `windows`) */
+  private lastKey: string | undefined;
   private readonly property: string;
   private readonly partial: 'wait' | 'pad';
   private readonly maxWindows: number;
@@ -61,6 +63,7 @@ export class InputMapper {
   /** Take over another mapper's windows (after a model swap with the same fields and L). */
   adoptWindows(other: InputMapper): void {
     for (const [k, w] of other.windows) this.windows.set(k, w);
+    this.lastKey = other.lastKey;
   }
 
   /** Read one record's fields in order; throws InputError naming the first bad field. */
@@ -102,10 +105,12 @@ export class InputMapper {
     if (!w) {
       w = [];
       if (this.windows.size >= this.maxWindows) this.windows.delete(this.windows.keys().next().value as string);
-    } else {
+      this.windows.set(key, w);
+    } else if (key !== this.lastKey) {
       this.windows.delete(key); // re-insert: most recently used last
+      this.windows.set(key, w);
     }
-    this.windows.set(key, w);
+    this.lastKey = key; // (one source, or the same key again: already last, no re-insert)
     w.push(rec);
     if (w.length > L) w.shift();
     if (w.length < L) {

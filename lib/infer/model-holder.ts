@@ -11,11 +11,17 @@
  *   one assignment. A candidate that fails is released and refused; the running model stays.
  * - `restore()` brings back the version the last swap replaced (checked the same way, except for
  *   the version rule). Swaps and restores run one at a time in the order asked.
+ * - `attach()` / `detach()` count the nodes using the model (not the runs: those are acquire and
+ *   release). When the last user detaches the session is released (main thread, or the worker
+ *   thread's session by message: the worker itself stays) and the model is kept as bytes; the next
+ *   `attach()` loads it again. `close()` releases it whatever the count. These steps run in the same
+ *   queue as swaps, and a release checks the count when its turn comes, so a user that detaches and
+ *   one that attaches right after (a redeploy) keep the session.
  */
 import { EventEmitter } from 'events';
 import { describeModel, type DescribedModel } from './describe';
 import { parseModelSpec, type ModelSpec } from './model-spec';
-import { decodeBatch } from './heads';
+import { HeadDecoder } from './heads';
 import { MainThreadRunner, WorkerRunner, type FloatTensor, type Runner } from './worker-runner';
 
 export interface ModelIdentity {
@@ -44,16 +50,29 @@ export interface HolderOptions {
   keepPrevious?: number;
 }
 
+const EMPTY_ROW = new Float32Array(0);
+
 export class LoadedModel {
+  /** runs holding this model (acquire/release) */
   users = 0;
   retired = false;
+  /** the runner's session was released (counted once in ModelHolder.sessions) */
+  released = false;
+  /** the heads' decoding, prepared once for every message this model answers */
+  readonly decoder: HeadDecoder;
+  /** the feeds of a one-row run, reused (ModelHolder.runSync runs it before anything else can) */
+  readonly oneRowFeeds: Record<string, FloatTensor>;
   constructor(
     readonly bytes: Uint8Array,
     readonly info: DescribedModel,
     readonly spec: ModelSpec,
     readonly runner: Runner,
     readonly source: string,
-  ) {}
+  ) {
+    this.decoder = new HeadDecoder(spec.heads);
+    const dims = spec.inputRank === 3 ? [1, spec.sequenceLength, spec.featureNames.length] : [1, spec.featureNames.length];
+    this.oneRowFeeds = { [spec.inputName]: { data: EMPTY_ROW, dims } };
+  }
   get identity(): ModelIdentity {
     return { name: this.spec.name, version: this.spec.version, sha256: this.info.sha256 };
   }
@@ -74,6 +93,12 @@ export class ModelHolder extends EventEmitter {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly validators = new Set<SpecValidator>();
   private closed = false;
+  /** nodes using the model (attach/detach) */
+  private attached = 0;
+  /** the model whose session was released when its last user detached, loaded again by the next attach */
+  private idleModel: LoadedModel | undefined;
+  /** Sessions this holder opened and released so far (refused candidates and probes included). */
+  readonly sessions = { opened: 0, released: 0 };
   readonly options: Required<HolderOptions>;
 
   constructor(options: HolderOptions = {}) {
@@ -87,8 +112,70 @@ export class ModelHolder extends EventEmitter {
     };
   }
 
+  /** The model runs get; undefined before the first load and while no user is attached (see `idle`). */
   get current(): LoadedModel | undefined {
     return this.cur;
+  }
+
+  /** The model kept without a session while no user is attached (its runner is closed). */
+  get idle(): LoadedModel | undefined {
+    return this.idleModel;
+  }
+
+  /** Nodes attached (users of the model, not runs in flight). */
+  get userCount(): number {
+    return this.attached;
+  }
+
+  /** Sessions open now (the current model's, and replaced ones still finishing runs). */
+  get openSessions(): number {
+    return this.sessions.opened - this.sessions.released;
+  }
+
+  /**
+   * Count a user of the model. The first user after the session was released loads it again;
+   * resolves when that is done (at once otherwise), rejects when the reload fails.
+   */
+  attach(): Promise<void> {
+    this.attached++;
+    if (this.closed) return Promise.resolve();
+    return this.serial(async () => {
+      const idle = this.idleModel;
+      if (this.attached === 0 || this.cur || !idle) return;
+      const m = await this.prepare(idle.bytes, idle.source, false);
+      this.idleModel = undefined;
+      this.install(m, false);
+    }).catch((err) => {
+      if (!this.closed) throw err; // closed meanwhile: nothing to load
+    });
+  }
+
+  /**
+   * A user is gone; the last one releases the session, not at once but when `settled` resolves (by
+   * default the event loop's next turn), and only if no user attached meanwhile: a node restarted
+   * by a redeploy (closed, then started again) then keeps the session instead of reloading it.
+   */
+  detach(settled: Promise<unknown> = new Promise((r) => setImmediate(r))): Promise<void> {
+    if (this.attached === 0) return Promise.resolve();
+    this.attached--;
+    if (this.attached > 0) return Promise.resolve();
+    return settled.then(
+      () => this.releaseIfUnused(),
+      () => this.releaseIfUnused(),
+    );
+  }
+
+  /** Release the session if no user is attached (e.g. after the first load of an unused config node). */
+  releaseIfUnused(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return this.serial(async () => {
+      const m = this.cur;
+      if (this.attached > 0 || !m) return;
+      this.cur = undefined;
+      this.idleModel = m;
+      m.retired = true;
+      if (m.users <= 0) await this.releaseSession(m);
+    }).catch(() => undefined);
   }
 
   addValidator(v: SpecValidator): void {
@@ -108,7 +195,7 @@ export class ModelHolder extends EventEmitter {
 
   release(m: LoadedModel): void {
     m.users--;
-    if (m.retired && m.users <= 0) void m.runner.close().catch(() => undefined);
+    if (m.retired && m.users <= 0) void this.releaseSession(m);
   }
 
   /** Run rows (each a flat [L × features] Float32Array) on model `m` as one batch. A single row is passed to the runtime as it is (not copied): do not change it until the run is done. */
@@ -123,7 +210,13 @@ export class ModelHolder extends EventEmitter {
   runSync(m: LoadedModel, rows: Float32Array[]): Record<string, FloatTensor> {
     const runSync = m.runner.runSync;
     if (!runSync) throw new Error(`model ${m.spec.name} has no synchronous run (${m.runner.kind === 'worker' ? 'it runs in the worker thread' : 'the runtime is not the checked onnxruntime-node 1.17.x'})`);
-    return runSync(this.feeds(m, rows));
+    if (rows.length !== 1) return runSync(this.feeds(m, rows));
+    // one row (every message at batch 1): the model's own feeds object, no new objects per run
+    const row = rows[0];
+    const rowLen = m.spec.sequenceLength * m.spec.featureNames.length;
+    if (row.length !== rowLen) throw new Error(`row 0 has ${row.length} values, the model takes ${rowLen}`);
+    m.oneRowFeeds[m.spec.inputName].data = row;
+    return runSync(m.oneRowFeeds);
   }
 
   /** The input tensor for `rows`: one row as it is (no copy), several stacked. */
@@ -196,11 +289,20 @@ export class ModelHolder extends EventEmitter {
     await this.chain.catch(() => undefined);
     const m = this.cur;
     this.cur = undefined;
+    this.idleModel = undefined;
     if (m) {
       m.retired = true;
-      if (m.users <= 0) await m.runner.close().catch(() => undefined);
+      if (m.users <= 0) await this.releaseSession(m);
     }
     this.removeAllListeners();
+  }
+
+  /** Close `m`'s runner once (a worker session is released inside the worker, by message). */
+  private async releaseSession(m: LoadedModel): Promise<void> {
+    if (m.released) return;
+    m.released = true;
+    await m.runner.close().catch(() => undefined);
+    this.sessions.released++;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -234,7 +336,7 @@ export class ModelHolder extends EventEmitter {
         while (this.history.length > this.options.keepPrevious) this.history.shift();
       }
       old.retired = true;
-      if (old.users <= 0) void old.runner.close().catch(() => undefined);
+      if (old.users <= 0) void this.releaseSession(old);
     }
     this.emit('swap', m, old);
   }
@@ -258,11 +360,12 @@ export class ModelHolder extends EventEmitter {
     const useWorker = this.options.runIn === 'worker' || (this.options.runIn === 'auto' && bytes.length > this.options.workerThresholdBytes);
     const opts = { intraOpNumThreads: this.options.intraOpNumThreads };
     const runner: Runner = useWorker ? await WorkerRunner.create(bytes, opts, this.options.maxQueue) : await MainThreadRunner.create(bytes, opts);
+    this.sessions.opened++;
     const m = new LoadedModel(bytes, info, spec, runner, source);
     try {
       await this.probe(m);
     } catch (err) {
-      await runner.close().catch(() => undefined);
+      await this.releaseSession(m);
       throw err;
     }
     return m;
@@ -283,6 +386,6 @@ export class ModelHolder extends EventEmitter {
       if (!o) throw new Error(`probe: no output "${h.output}"`);
       for (let i = 0; i < o.data.length; i++) if (!Number.isFinite(o.data[i])) throw new Error(`probe: output "${h.output}" is not finite`);
     }
-    decodeBatch(m.spec.heads, out, rows.length);
+    m.decoder.decodeBatch(out, rows.length);
   }
 }

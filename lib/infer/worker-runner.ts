@@ -184,6 +184,11 @@ class InferenceWorker {
     this.worker.on('exit', (code) => fail(new Error(`inference worker exited (code ${code})`)));
   }
 
+  /** Sessions the process's worker holds now (0 before it exists). */
+  static get sessionCount(): number {
+    return InferenceWorker.shared?.sessions ?? 0;
+  }
+
   newSessionId(): number {
     return this.nextSession++;
   }
@@ -236,6 +241,11 @@ export class WorkerRunner implements Runner {
   get outputNames(): readonly string[] {
     return this.names.outputNames;
   }
+  /** Sessions open in the process's inference worker (all holders), as the main thread counts them. */
+  static get sessionsInWorker(): number {
+    return InferenceWorker.sessionCount;
+  }
+
   /** runs waiting for the worker, not counting the one running */
   get queued(): number {
     return Math.max(0, this.running - 1);

@@ -11,7 +11,7 @@ import { InputMapper, type MappedInput } from '../../lib/infer/input-mapping';
 import { LatencyWindow } from '../../lib/infer/latency-window';
 import { MicroBatcher, MUST_WAIT } from '../../lib/infer/micro-batcher';
 import { Throttle } from '../../lib/infer/throttle';
-import { decodeBatch, type HeadResult } from '../../lib/infer/heads';
+import type { HeadResult } from '../../lib/infer/heads';
 import type { LoadedModel, ModelEvent, ModelHolder } from '../../lib/infer/model-holder';
 import type { ModelSpec } from '../../lib/infer/model-spec';
 import { resolveUserPath } from '../../lib/paths';
@@ -104,7 +104,7 @@ export = function register(RED: NodeAPI): void {
       const m = item.model;
       const t0 = performance.now();
       const out = holder!.runSync(m, [item.row]);
-      const answer = decodeBatch(m.spec.heads, out, 1)[0];
+      const answer = m.decoder.decode(out, 0, 1);
       latency.add(performance.now() - t0);
       return answer;
     }
@@ -115,7 +115,7 @@ export = function register(RED: NodeAPI): void {
         const m = items[0].model;
         const t0 = performance.now();
         const out = await holder!.run(m, [items[0].row]);
-        const decoded = decodeBatch(m.spec.heads, out, 1);
+        const decoded = [m.decoder.decode(out, 0, 1)];
         latency.add(performance.now() - t0);
         return decoded;
       }
@@ -127,7 +127,7 @@ export = function register(RED: NodeAPI): void {
         const m = items[i].model;
         const t0 = performance.now();
         const out = await holder!.run(m, items.slice(i, j).map((it) => it.row));
-        const decoded = decodeBatch(m.spec.heads, out, j - i);
+        const decoded = m.decoder.decodeBatch(out, j - i);
         latency.add(performance.now() - t0);
         answers.push(...decoded);
         i = j;
@@ -139,21 +139,32 @@ export = function register(RED: NodeAPI): void {
       send([null, { control: 'model-event', payload: ev, model: ev.model }]);
     }
 
+    /** Settles when the configured file is loaded (or failed) and the model is live for this node. */
+    let modelReady: Promise<unknown> = Promise.resolve();
+    let attachError: Error | undefined;
+
     if (holder && !configError) {
-      modelNode.register(node);
-      holder.addValidator(validator);
+      holder.addValidator(validator); // before register: a reload for this node is checked against it too
+      // a user of the shared model from now until close: a released session is loaded again for it
+      const attached = modelNode.register(node).catch((err: Error) => {
+        attachError = new Error(`model: ${err.message}`);
+      });
+      let fileError: Error | undefined;
+      modelReady = Promise.all([modelNode.ready.catch((err: Error) => (fileError = err)), attached]);
       const onSwap = () => showModel();
       holder.on('swap', onSwap);
       node.status({ fill: 'grey', shape: 'ring', text: 'loading model' });
-      modelNode.ready.then(
-        (m: LoadedModel | undefined) => (m || holder.current ? showModel() : node.status({ fill: 'grey', shape: 'ring', text: 'waiting for a model message' })),
-        (err: Error) => node.status({ fill: 'red', shape: 'ring', text: `model: ${err.message}` }),
-      );
+      modelReady.then(() => {
+        if (holder.current) showModel();
+        else if (attachError) node.status({ fill: 'red', shape: 'ring', text: attachError.message });
+        else if (fileError) node.status({ fill: 'red', shape: 'ring', text: `model: ${fileError.message}` });
+        else node.status({ fill: 'grey', shape: 'ring', text: 'waiting for a model message' });
+      });
       node.on('close', (done: () => void) => {
         holder.removeListener('swap', onSwap);
         holder.removeValidator(validator);
         const finish = () => {
-          modelNode.deregister(node);
+          modelNode.deregister(node); // the last user releases the session
           done();
         };
         (batcher ? batcher.close() : Promise.resolve()).then(finish, finish);
@@ -169,7 +180,7 @@ export = function register(RED: NodeAPI): void {
 
     async function handleControl(msg: Record<string, any>, send: Send): Promise<void> {
       const control = msg.control;
-      await modelNode.ready.catch(() => undefined);
+      await modelReady;
       if (control === 'restore') {
         const ev = await holder!.restore();
         modelEvent(ev, send);
@@ -197,7 +208,7 @@ export = function register(RED: NodeAPI): void {
       let bytes: Uint8Array;
       if (Buffer.isBuffer(msg.payload) || msg.payload instanceof Uint8Array) bytes = new Uint8Array(msg.payload);
       else bytes = new Uint8Array(await fs.promises.readFile(resolveUserPath(announced!.path, (RED.settings as any).userDir || process.cwd())));
-      await modelNode.ready.catch(() => undefined);
+      await modelReady;
       const ev = await holder!.swap(bytes, announced?.path ?? 'message', { sha256: announced?.sha256, version: typeof announced?.version === 'number' ? announced.version : undefined });
       modelEvent(ev, send);
       if (ev.event === 'refused') {
@@ -208,9 +219,9 @@ export = function register(RED: NodeAPI): void {
 
     /** Before the first model is installed: wait for the configured file, or fail the message. */
     async function whenModelLoaded(): Promise<void> {
-      await modelNode.ready.catch(() => undefined);
+      await modelReady;
       if (!holder!.current) {
-        throw modelNode.loadError ?? new Error('no model loaded yet: send a model message or set a file in the onnx-model node');
+        throw attachError ?? modelNode.loadError ?? new Error('no model loaded yet: send a model message or set a file in the onnx-model node');
       }
     }
 

@@ -1,7 +1,9 @@
 /**
  * onnx-model: config node holding one ONNX model (from a file path or a `pkg:` path, or installed
  * later by a model message) that several multitask-infer nodes share: one ONNX Runtime session,
- * hot-swapped for all of them at once, released when the config node closes.
+ * hot-swapped for all of them at once. Users register on start and deregister on close; the session
+ * is released when the last one goes (and when this node closes), and loaded again from the model's
+ * bytes when a user registers again (ModelHolder.attach / detach).
  *
  * Admin endpoints (editor): GET onnx-model/signature?path=… describes a file;
  * GET onnx-model/:id/signature describes the model a deployed config node is running.
@@ -26,12 +28,31 @@ interface OnnxModelNode extends Node {
   ready: Promise<LoadedModel | undefined>;
   loadError?: Error;
   users: Set<Node>;
-  register(user: Node): void;
+  /** Count `user` (once); resolves when the model is loaded for it again if its session had been released. */
+  register(user: Node): Promise<void>;
+  /** Uncount `user`; the last user releases the session. */
   deregister(user: Node): void;
 }
 
+/** How long a session without users waits for the deploy's 'flows:started' before it is released anyway. */
+const RELEASE_WAIT_MS = 5000;
+
 export = function register(RED: NodeAPI): void {
   const userDir = (): string => (RED.settings as any).userDir || process.cwd();
+
+  /** Resolves when Node-RED has started the flows again (the end of a deploy), or after RELEASE_WAIT_MS. */
+  function deployDone(): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        RED.events.removeListener('flows:started', finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, RELEASE_WAIT_MS);
+      timer.unref();
+      RED.events.on('flows:started', finish);
+    });
+  }
 
   function OnnxModelConfig(this: OnnxModelNode, config: OnnxModelDef) {
     RED.nodes.createNode(this, config);
@@ -62,18 +83,26 @@ export = function register(RED: NodeAPI): void {
         const bytes = await fs.promises.readFile(file);
         return node.holder.open(new Uint8Array(bytes), path);
       })();
-      node.ready.catch((err: Error) => {
-        node.loadError = new Error(`model ${path}: ${err.message}`);
-        node.error(node.loadError.message);
-      });
+      node.ready.then(
+        // loaded and checked at deploy even when unused, but no session held for nobody
+        () => node.holder.releaseIfUnused(),
+        (err: Error) => {
+          node.loadError = new Error(`model ${path}: ${err.message}`);
+          node.error(node.loadError.message);
+        },
+      );
     }
     node.ready.catch(() => undefined);
 
     node.register = (user: Node) => {
+      if (node.users.has(user)) return Promise.resolve();
       node.users.add(user);
+      return node.holder.attach();
     };
     node.deregister = (user: Node) => {
-      node.users.delete(user);
+      // the last user: release once the deploy that stopped it has started the flows again (a
+      // restarted user attaches first and keeps the session), or after a while without one
+      if (node.users.delete(user)) void node.holder.detach(deployDone());
     };
 
     node.on('close', (done: () => void) => {
@@ -97,8 +126,9 @@ export = function register(RED: NodeAPI): void {
   RED.httpAdmin.get('/onnx-model/:id/signature', needsRead, (req: any, res: any) => {
     const n = RED.nodes.getNode(req.params.id) as OnnxModelNode | null;
     if (!n || !n.holder) return res.status(404).json({ error: 'no deployed onnx-model node with that id' });
-    const m = n.holder.current;
+    const m = n.holder.current ?? n.holder.idle;
     if (!m) return res.status(404).json({ error: n.loadError ? n.loadError.message : 'no model loaded yet' });
-    res.json({ ...signatureOf(m.bytes, m.source), runIn: m.runner.kind, users: n.users.size, restorable: n.holder.restorable });
+    const session = n.holder.current ? 'open' : 'released';
+    res.json({ ...signatureOf(m.bytes, m.source), runIn: m.runner.kind, session, users: n.users.size, restorable: n.holder.restorable });
   });
 };

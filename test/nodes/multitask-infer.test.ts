@@ -3,10 +3,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createHash } from 'crypto';
-import { loadNode, startServer, stopServer, helper, type Harness } from '../support/harness';
+import { loadNode, startServer, stopServer, helper, waitFor, type Harness } from '../support/harness';
 import { makeModel, gemmRow, turbineLike, type FixtureOptions } from '../lib/infer/fixtures';
 import inferNode = require('../../nodes/multitask-infer/multitask-infer');
 import modelNode = require('../../nodes/onnx-model/onnx-model');
+import type { ModelHolder } from '../../lib/infer/model-holder';
+import { WorkerRunner } from '../../lib/infer/worker-runner';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mti-'));
 const v1 = turbineLike(1, 2);
@@ -254,6 +256,72 @@ describe('multitask-infer node', () => {
     await h.until(() => h.outputs[1].length === 1);
     assert.equal(h.outputs[1][0].payload.event, 'refused');
     assert.match(h.outputs[1][0].payload.reason, /maps 2 fields, the model takes 3 features/);
+  });
+
+  for (const runIn of ['main', 'worker']) {
+    it(`shares one session (${runIn} thread) between its users: a redeploy removing one keeps it, removing both releases it, a new user loads it again`, async () => {
+      const h = await load({ partial: 'pad' }, { runIn }, [{ id: 'n2', type: 'multitask-infer', model: 'cfg', partial: 'pad', wires: [['h2'], []] }, { id: 'h2', type: 'helper' }]);
+      await ready(h);
+      const holder = helper.getNode('cfg').holder as ModelHolder;
+      const inWorker = WorkerRunner.sessionsInWorker;
+      assert.equal(holder.userCount, 2);
+      assert.deepEqual(holder.sessions, { opened: 1, released: 0 }, 'one session for both nodes');
+      const flow = (helper as any)._redNodes.getFlows().flows as Array<{ id: string }>;
+      const without = (...ids: string[]) => flow.filter((n) => !ids.includes(n.id));
+      const signature = async () => (await helper.request().get('/onnx-model/cfg/signature').expect(200)).body;
+      const answers = async () => {
+        const before = h.outputs[0].length;
+        helper.getNode('n1').receive({ payload: recs[0] });
+        await h.until(() => h.outputs[0].length === before + 1);
+        checkAnswer(h.outputs[0][before], v1, [recs[0], recs[0]]);
+      };
+
+      // partial deploy ('modified nodes') removing n2: the config node and n1 keep running
+      await helper.setFlows(without('n2', 'h2'), 'nodes');
+      assert.equal(helper.getNode('cfg').holder, holder, 'the config node was not restarted');
+      assert.equal(holder.userCount, 1);
+      assert.deepEqual(holder.sessions, { opened: 1, released: 0 });
+      await answers();
+
+      // n1 changed (restarted): its close and its start keep the session
+      await helper.setFlows(without('n2', 'h2').map((n) => (n.id === 'n1' ? { ...n, name: 'renamed' } : n)), 'nodes');
+      await h.until(() => holder.userCount === 1);
+      assert.deepEqual(holder.sessions, { opened: 1, released: 0 });
+
+      // both users gone: the session is released, the config node keeps the model's bytes
+      await helper.setFlows(without('n1', 'n2', 'h2'), 'nodes');
+      await h.until(() => holder.sessions.released === 1);
+      assert.equal(holder.userCount, 0);
+      assert.equal(holder.openSessions, 0);
+      if (runIn === 'worker') await h.until(() => WorkerRunner.sessionsInWorker === inWorker - 1);
+      assert.equal((await signature()).session, 'released');
+
+      // a user deployed again: the model is loaded again and answers
+      await helper.setFlows(without('n2', 'h2'), 'nodes');
+      await h.until(() => holder.sessions.opened === 2 && holder.current !== undefined);
+      assert.equal(holder.openSessions, 1);
+      if (runIn === 'worker') assert.equal(WorkerRunner.sessionsInWorker, inWorker);
+      const sig = await signature();
+      assert.equal(sig.session, 'open');
+      assert.equal(sig.runIn, runIn);
+      await answers();
+
+      // stopping the flows closes the config node: its session goes with it
+      await helper.unload();
+      await h.until(() => holder.openSessions === 0);
+      assert.deepEqual(holder.sessions, { opened: 2, released: 2 });
+      if (runIn === 'worker') assert.equal(WorkerRunner.sessionsInWorker, inWorker - 1);
+    });
+  }
+
+  it('an onnx-model node that no multitask-infer node uses loads and checks its file, then holds no session', async () => {
+    await loadNode([modelNode, inferNode], { ...cfg(), id: undefined }, 0);
+    const holder = helper.getNode('n1').holder as ModelHolder;
+    await waitFor(() => holder.sessions.released === 1);
+    assert.deepEqual(holder.sessions, { opened: 1, released: 0 + 1 });
+    assert.equal(holder.idle!.spec.version, 1);
+    const sig = await helper.request().get('/onnx-model/n1/signature').expect(200);
+    assert.equal(sig.body.session, 'released');
   });
 
   it('serves the model signature to the editor (file path and deployed model)', async () => {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
-import { decodeBatch, decodeHead, softmax, sigmoid } from '../../../lib/infer/heads';
+import { decodeBatch, decodeHead, HeadDecoder, softmax, sigmoid } from '../../../lib/infer/heads';
 import { parseModelSpec, type ModelDescription } from '../../../lib/infer/model-spec';
 
 const close = (a: number, b: number, eps = 1e-12) => assert.ok(Math.abs(a - b) < eps, `${a} ≠ ${b}`);
@@ -41,6 +41,31 @@ describe('infer/heads', () => {
     assert.deepEqual(decodeHead(head, { data: [0.5, 0.8, 0.1], dims: [1, 3] }, 0, 1), { labels: ['x', 'z'], scores: { x: 0.5, y: 0.8, z: 0.1 } });
     const sig = decodeHead({ ...head, activation: 'sigmoid', thresholds: 0.5 }, { data: [0, -1, 1], dims: [1, 3] }, 0, 1) as any;
     assert.deepEqual(sig.labels, ['x', 'z']);
+  });
+
+  it('a HeadDecoder kept per model gives each row the answer decodeHead gives, answers independent of the next decode', () => {
+    const heads = [
+      { task: 'state', output: 's', type: 'classification' as const, labels: ['a', 'b', 'c'], activation: 'softmax' as const },
+      { task: 'perf', output: 'p', type: 'regression' as const, names: ['eff', 'power'], units: ['%'], scale: { mean: [30, 10], std: [2, 4] } },
+      { task: 'faults', output: 'f', type: 'multilabel' as const, labels: ['x', 'y'], activation: 'sigmoid' as const, thresholds: [0.5, 0.2] },
+    ];
+    const outputs = {
+      s: { data: Float32Array.from([1, 2, 0.5, -3, 0, 3]), dims: [2, 3] },
+      p: { data: Float32Array.from([0.5, -1, 2, 0]), dims: [2, 2] },
+      f: { data: Float32Array.from([0, -1, 4, -4]), dims: [2, 2] },
+    };
+    const decoder = new HeadDecoder(heads);
+    const first = decoder.decode(outputs, 0, 2);
+    const copy = structuredClone(first);
+    const second = decoder.decode(outputs, 1, 2);
+    assert.deepEqual(first, copy, 'decoding the next row leaves the first answer as it was');
+    for (const [b, answer] of [[0, first], [1, second]] as const) {
+      for (const h of heads) assert.deepEqual(answer[h.task], decodeHead(h, outputs[h.output as 's' | 'p' | 'f'], b, 2));
+    }
+    assert.deepEqual(Object.keys(first), ['state', 'perf', 'faults']);
+    assert.deepEqual(second.perf, { eff: { value: 34, unit: '%' }, power: { value: 10, unit: '' } });
+    assert.deepEqual((second.faults as any).labels, ['x']);
+    assert.deepEqual(decoder.decodeBatch(outputs, 2), [first, second]);
   });
 
   it('refuses rows that do not fit the head', () => {

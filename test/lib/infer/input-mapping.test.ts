@@ -72,6 +72,20 @@ describe('infer/input-mapping', () => {
     m.map({ a: 1 }, 'z');
     assert.equal(m.windowLength('y'), 0);
     assert.equal(m.windowLength('x'), 2);
+    // the same key twice in a row, then another: the one used longest ago goes
+    m.map({ a: 1 }, 'x');
+    m.map({ a: 1 }, 'z');
+    m.map({ a: 1 }, 'z');
+    m.map({ a: 1 }, 'y');
+    assert.equal(m.windowLength('x'), 0);
+    assert.equal(m.windowLength('z'), 2);
+    m.reset();
+    m.map({ a: 1 }, 'x');
+    m.map({ a: 1 }, 'y');
+    m.map({ a: 1 }, 'x');
+    m.map({ a: 1 }, 'z');
+    assert.equal(m.windowLength('y'), 0, 'after a reset');
+    assert.equal(m.windowLength('x'), 2);
   });
 
   it('window rows always equal the last L records (property)', () => {

@@ -122,6 +122,98 @@ describe('infer/model-holder', () => {
     }
   });
 
+  it('counts its users: the last detach releases the session, the next attach loads it again, close releases it', async () => {
+    const h = new ModelHolder({ runIn: 'main' });
+    try {
+      await h.open(makeModel(v1));
+      assert.deepEqual(h.sessions, { opened: 1, released: 0 });
+      await Promise.all([h.attach(), h.attach()]);
+      assert.equal(h.userCount, 2);
+      await h.detach();
+      assert.equal(h.openSessions, 1, 'one user left: the session stays');
+      const inFlight = h.acquire(); // a run still holding the model when the last user goes
+      await h.detach();
+      assert.equal(h.userCount, 0);
+      assert.equal(h.current, undefined);
+      assert.equal(h.idle!.spec.version, 1);
+      assert.equal(h.openSessions, 1, 'released only when the run in flight is done');
+      const out = await h.run(inFlight, [row]);
+      assert.ok(Math.abs(out.performance.data[0] - gemmRow(row, v1.heads[1].W, v1.heads[1].b)[0]) < 1e-5);
+      h.release(inFlight);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(h.sessions, { opened: 1, released: 1 });
+      assert.throws(() => h.acquire(), /no model loaded/);
+      await h.detach(); // one too many: ignored
+      assert.equal(h.userCount, 0);
+      // a new user loads the same model again, with a new session
+      const swaps: number[] = [];
+      h.on('swap', (m) => swaps.push(m.spec.version));
+      await h.attach();
+      assert.deepEqual(h.sessions, { opened: 2, released: 1 });
+      assert.deepEqual(swaps, [1]);
+      assert.equal(h.idle, undefined);
+      const m = h.acquire();
+      assert.deepEqual(Array.from((await h.run(m, [row])).performance.data), Array.from(out.performance.data));
+      h.release(m);
+      // the last user leaving and a new one coming at once (a redeploy of the only user) keep it
+      void h.detach();
+      await h.attach();
+      assert.deepEqual(h.sessions, { opened: 2, released: 1 });
+      assert.equal(h.current!.spec.version, 1);
+    } finally {
+      await h.close();
+    }
+    assert.deepEqual(h.sessions, { opened: 2, released: 2 }, 'close releases it with a user still attached');
+    await h.attach(); // after close: nothing to load, no error
+    assert.equal(h.sessions.opened, 2);
+  });
+
+  it('keeps swaps and restore across a release; an unused holder releases after its first load', async () => {
+    const h = new ModelHolder({ runIn: 'main' });
+    try {
+      await h.open(makeModel(v1));
+      await h.releaseIfUnused();
+      assert.deepEqual(h.sessions, { opened: 1, released: 1 }, 'no user: no session');
+      await h.attach();
+      const ev = await h.swap(makeModel(v2));
+      assert.equal(ev.event, 'installed');
+      await h.releaseIfUnused(); // a user is attached: kept
+      await new Promise((r) => setImmediate(r)); // (v1's session, replaced, is released in the background)
+      assert.deepEqual(h.sessions, { opened: 3, released: 2 }, 'v1, v1 again, v2; v1 twice released');
+      await h.detach();
+      assert.equal(h.openSessions, 0);
+      assert.equal(h.idle!.spec.version, 2);
+      await h.attach();
+      assert.equal(h.current!.spec.version, 2, 'the model running when the last user went comes back');
+      assert.equal((await h.restore()).model.version, 1);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(h.openSessions, 1);
+    } finally {
+      await h.close();
+    }
+    assert.equal(h.openSessions, 0);
+  });
+
+  it('releases a worker-thread session inside the worker (the worker stays) and loads it there again', async () => {
+    const h = new ModelHolder({ runIn: 'worker' });
+    try {
+      await h.open(makeModel(v1));
+      await h.attach();
+      const before = WorkerRunner.sessionsInWorker;
+      await h.detach();
+      assert.equal(WorkerRunner.sessionsInWorker, before - 1);
+      await h.attach();
+      assert.equal(WorkerRunner.sessionsInWorker, before);
+      const m = h.acquire();
+      const [a, b] = [await h.run(m, [row]), gemmRow(row, v1.heads[1].W, v1.heads[1].b)];
+      h.release(m);
+      assert.ok(Math.abs(a.performance.data[0] - b[0]) < 1e-5);
+      assert.deepEqual(h.sessions, { opened: 2, released: 1 });
+    } finally {
+      await h.close();
+    }
+  });
+
   it('picks a worker for models over the size threshold and gives the same answers', async () => {
     const bytes = makeModel(v1);
     const w = new ModelHolder({ runIn: 'auto', workerThresholdBytes: bytes.length - 1 });
