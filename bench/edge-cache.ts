@@ -132,76 +132,72 @@ async function atFixedRate(n: number, perSecond: number, send: (i: number) => vo
   return { busy, delayP99: delay.percentile(99) / 1e6 };
 }
 
-/** The forwarder at a fixed rate (acks straight back, batched per turn): the main thread's load. */
-async function forwarderFixedRate(sync: Synchronous, where: StoreThread): Promise<Load> {
-  const q = openQueue(`fr-${sync}-${where}.sqlite`, sync, where);
+/**
+ * A forwarder over `q` whose deliveries are acknowledged straight back, batched per event-loop
+ * turn (as an uplink confirming in bursts would); `onDelivered(count)` after each delivery.
+ */
+function ackingForwarder(q: DurableQueue | WorkerQueue, onDelivered: (count: number) => void): StoreForwarder<Record<string, unknown>> {
   let delivered = 0;
   let acks: number[] = [];
-  const n = FIXED_RATE * FIXED_SECONDS;
   const fwd: StoreForwarder<Record<string, unknown>> = new StoreForwarder<Record<string, unknown>>({
     queue: q,
     decode: (row) => decodeMessage(row.body),
     deliver: (d) => {
-      delivered++;
       if (acks.length === 0) setImmediate(() => {
         const batch = acks;
         acks = [];
         fwd.ack(batch);
       });
       acks.push(d.id);
+      onDelivered(++delivered);
     },
     commitMaxCount: GROUP,
     maxInFlight: 5000,
   });
-  const load = await atFixedRate(n, FIXED_RATE, (i) => {
-    const m = weld(i);
-    fwd.enqueue({ body: encodeBody(m), topic: m.topic }, m, () => undefined);
-  }, () => delivered === n);
+  return fwd;
+}
+
+const enqueueWeld = (fwd: StoreForwarder<Record<string, unknown>>, i: number) => {
+  const m = weld(i);
+  fwd.enqueue({ body: encodeBody(m), topic: m.topic }, m, () => undefined);
+};
+
+/** The forwarder at a fixed rate: the main thread's load. */
+async function forwarderFixedRate(sync: Synchronous, where: StoreThread): Promise<Load> {
+  const q = openQueue(`fr-${sync}-${where}.sqlite`, sync, where);
+  const n = FIXED_RATE * FIXED_SECONDS;
+  let delivered = 0;
+  const fwd = ackingForwarder(q, (count) => (delivered = count));
+  const load = await atFixedRate(n, FIXED_RATE, (i) => enqueueWeld(fwd, i), () => delivered === n);
   fwd.close();
   q.close();
   return load;
 }
 
-function forwarderEndToEnd(sync: Synchronous, where: StoreThread): Promise<number> {
+/** The forwarder flat out: records/s from the first enqueue to the last delivery. */
+async function forwarderEndToEnd(sync: Synchronous, where: StoreThread): Promise<number> {
   const q = openQueue(`f-${sync}-${where}.sqlite`, sync, where);
-  return new Promise((resolve) => {
-    let delivered = 0;
-    let acks: number[] = [];
-    const t = process.hrtime.bigint();
-    const fwd: StoreForwarder<Record<string, unknown>> = new StoreForwarder<Record<string, unknown>>({
-      queue: q,
-      decode: (row) => decodeMessage(row.body),
-      deliver: (d) => {
-        delivered++;
-        if (acks.length === 0) setImmediate(() => {
-          const batch = acks;
-          acks = [];
-          fwd.ack(batch);
-        });
-        acks.push(d.id);
-        if (delivered === N) {
-          const r = rate(N, t);
-          setImmediate(() => {
-            fwd.close();
-            q.close();
-            resolve(r);
-          });
-        }
-      },
-      commitMaxCount: GROUP,
-      maxInFlight: 5000,
+  const t = process.hrtime.bigint();
+  let r = 0;
+  let fwd: StoreForwarder<Record<string, unknown>> | undefined;
+  await new Promise<void>((resolve) => {
+    fwd = ackingForwarder(q, (count) => {
+      if (count === N) {
+        r = rate(N, t);
+        setImmediate(resolve);
+      }
     });
     let i = 0;
     const produce = () => {
       const end = Math.min(N, i + GROUP);
-      for (; i < end; i++) {
-        const m = weld(i);
-        fwd.enqueue({ body: encodeBody(m), topic: m.topic }, m, () => undefined);
-      }
+      for (; i < end; i++) enqueueWeld(fwd!, i);
       if (i < N) setImmediate(produce);
     };
     produce();
   });
+  fwd!.close();
+  q.close();
+  return r;
 }
 
 /**
