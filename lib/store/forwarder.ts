@@ -44,6 +44,8 @@ export type ForwarderEvent =
 
 /** What the forwarder needs of a queue: DurableQueue, or WorkerQueue with its asynchronous commit. */
 export type StoreQueue = Pick<DurableQueue, 'size' | 'isOpen' | 'maxAgeMs' | 'policy' | 'commit' | 'commitBatch' | 'head' | 'readAfter' | 'reset' | 'stats'> & {
+  /** the oldest record as of the queue's last answer, without waiting for one (WorkerQueue) */
+  lastKnownState?(): { head: { id: number; ts: number } | null };
   commitBatchAsync?(batch: PackedEntries, acks: number[], done: (err: Error | null, result: CommitResult | null) => void): void;
   /** wait until every asynchronous commit has been answered and its callback has run */
   drain?(): void;
@@ -227,11 +229,14 @@ export class StoreForwarder<T> {
     this.pump();
   }
 
-  /** Commit whatever is held now (appends and acks); with a WorkerQueue the result comes later. */
-  flush(): void {
+  /**
+   * Commit whatever is held now (appends and acks); with a WorkerQueue the result comes later.
+   * `evenIfEmpty`: commit with nothing held too (that applies the capacity limits).
+   */
+  flush(evenIfEmpty = false): void {
     this.clearTimer('flushTimer');
     if (this.commitsInFlight >= MAX_COMMITS_IN_FLIGHT || this.queue.isOpen === false) return;
-    if (!this.heldCallbacks.length && !this.pendingAcks.size) return;
+    if (!evenIfEmpty && !this.heldCallbacks.length && !this.pendingAcks.size) return;
     this.commitsInFlight++;
     const values = this.heldValues;
     const callbacks = this.heldCallbacks;
@@ -302,13 +307,10 @@ export class StoreForwarder<T> {
   /** Expire records past the age limit even when nothing new arrives (call now and then). */
   maintain(): void {
     if (this.closed || this.queue.maxAgeMs <= 0 || this.queue.policy === 'refuse-newest') return;
-    const head = this.queue.head();
+    // a worker queue's last known head will do: the check repeats, and must not wait for a commit
+    const head = this.queue.lastKnownState ? this.queue.lastKnownState().head : this.queue.head();
     if (head && head.ts < this.clock.now() - this.queue.maxAgeMs && this.commitsInFlight === 0) {
-      const result = this.queue.commit([], []);
-      if (result.droppedIds.length) {
-        this.forget(result.droppedIds);
-        this.onEvent({ type: 'dropped', dropped: result.dropped, count: result.droppedIds.length });
-      }
+      this.flush(true); // an empty commit: it applies the age limit, and its result reports the drops
     }
   }
 

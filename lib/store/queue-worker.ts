@@ -44,7 +44,14 @@ export interface SerialisedError {
   code?: string;
 }
 
-export type Answer = { ok: true; value: unknown } | { ok: false; error: SerialisedError };
+/** What the queue holds after a request: lets the main thread show it without asking. */
+export interface QueueState {
+  count: number;
+  bytes: number;
+  head: { id: number; ts: number } | null;
+}
+
+export type Answer = ({ ok: true; value: unknown } | { ok: false; error: SerialisedError }) & { state?: QueueState };
 
 function serialise(err: unknown): SerialisedError {
   const e = err instanceof Error ? err : new Error(String(err));
@@ -90,14 +97,16 @@ function serve(setup: WorkerSetup, port: MessagePort): void {
     }
   };
 
+  const state = (): QueueState | undefined => (queue?.isOpen ? { count: queue.size, bytes: queue.storedBytes, head: queue.head() } : undefined);
+
   port.on('message', (req: CommitRequest | CallRequest) => {
     if (req.kind === 'commit') {
       let reply: Answer & { seq: number };
       try {
         if (!queue) throw new Error('queue worker: the queue is not open');
-        reply = { seq: req.seq, ok: true, value: queue.commitBatch(req.batch, req.acks) };
+        reply = { seq: req.seq, ok: true, value: queue.commitBatch(req.batch, req.acks), state: state() };
       } catch (err) {
-        reply = { seq: req.seq, ok: false, error: serialise(err) };
+        reply = { seq: req.seq, ok: false, error: serialise(err), state: state() };
       }
       commitPort.postMessage(reply);
       Atomics.add(signal, 1, 1);
@@ -106,9 +115,9 @@ function serve(setup: WorkerSetup, port: MessagePort): void {
     }
     let reply: Answer;
     try {
-      reply = { ok: true, value: answer(req.op, req.args) };
+      reply = { ok: true, value: answer(req.op, req.args), state: state() };
     } catch (err) {
-      reply = { ok: false, error: serialise(err) };
+      reply = { ok: false, error: serialise(err), state: state() };
     }
     callPort.postMessage(reply);
     Atomics.add(signal, 0, 1);

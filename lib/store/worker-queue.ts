@@ -18,7 +18,7 @@
 import * as path from 'path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'worker_threads';
 import { StoreError, type AppendEntry, type CommitResult, type OverflowPolicy, type QueueOptions, type QueueRow, type QueueStats, type Recovery, type Synchronous } from './queue';
-import type { Answer, CallRequest, CommitRequest, QueueCall, SerialisedError, WorkerSetup } from './queue-worker';
+import type { Answer, CallRequest, CommitRequest, QueueCall, QueueState, SerialisedError, WorkerSetup } from './queue-worker';
 import { packEntries, type PackedEntries } from './record-batch';
 
 export type CommitCallback = (err: Error | null, result: CommitResult | null) => void;
@@ -84,6 +84,7 @@ export class WorkerQueue {
   private readonly callTimeoutMs: number;
   private readonly pending = new Map<number, CommitCallback>();
   private nextSeq = 1;
+  private known: QueueState = { count: 0, bytes: 0, head: null };
   private closed = false;
   private failure: Error | null = null;
 
@@ -132,6 +133,14 @@ export class WorkerQueue {
 
   get storedBytes(): number {
     return this.call('storedBytes') as number;
+  }
+
+  /**
+   * Count, bytes and oldest record as of the last answer from the worker (a commit's result or a
+   * call), without asking: for a status display, which must not wait behind a commit in flight.
+   */
+  lastKnownState(): QueueState {
+    return this.known;
   }
 
   /** commits posted whose result has not been handled yet */
@@ -231,6 +240,7 @@ export class WorkerQueue {
     const done = this.pending.get(m.seq);
     if (!done) return;
     this.pending.delete(m.seq);
+    if (m.state) this.known = m.state;
     if (m.ok) done(null, m.value as CommitResult);
     else done(revive(m.error), null);
   }
@@ -258,6 +268,7 @@ export class WorkerQueue {
     const m = receiveMessageOnPort(this.callPort);
     if (!m) throw new Error(`edge-cache queue worker: no answer to "${op}"`);
     const answer = m.message as Answer;
+    if (answer.state) this.known = answer.state;
     if (!answer.ok) throw revive(answer.error);
     return answer.value;
   }

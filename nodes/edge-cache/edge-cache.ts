@@ -193,8 +193,8 @@ export = function register(RED: NodeAPI): void {
       let fill: 'green' | 'yellow' | 'grey' | 'red';
       try {
         const link = forwarder.link;
-        const backlog = queue.size;
-        const head = backlog > 0 ? queue.head() : null;
+        // as of the worker's last answer: the status never waits behind a commit in flight
+        const { count: backlog, head } = queue.lastKnownState();
         const age = head ? formatAge(Math.max(0, Date.now() - head.ts)) : '';
         text = t(`status.${link}`) + ' · ' + (head ? t('status.backlogAge', { count: backlog, age }) : t('status.backlog', { count: backlog }));
         if (droppedTotal > 0) text += ' · ' + t('status.dropped', { count: droppedTotal });

@@ -6,7 +6,7 @@ import * as v8 from 'v8';
 import { DurableQueue, StoreError, type AppendEntry, type CommitResult } from '../../../lib/store/queue';
 import { packEntries } from '../../../lib/store/record-batch';
 import { WorkerQueue, type CommitCallback } from '../../../lib/store/worker-queue';
-import { StoreForwarder, type Delivery } from '../../../lib/store/forwarder';
+import { StoreForwarder, type Delivery, type ForwarderEvent } from '../../../lib/store/forwarder';
 import { ManualClock } from '../../../lib/store/clock';
 import { encodeBody, decodeMessage } from '../../../lib/store/codec';
 
@@ -106,6 +106,39 @@ describe('lib/store WorkerQueue (SQLite on a worker thread)', () => {
     commitAsync(queue, [{ body: 'x' }], [], () => (answered = true));
     assert.deepEqual(queue.readAfter(0, 10).map((r) => r.body.toString()), ['x']);
     assert.equal(answered, false, 'the result is still an event to come');
+  });
+
+  it('lastKnownState(): count, bytes and oldest record as of the last answer, without a call', async () => {
+    const queue = wq();
+    assert.deepEqual(queue.lastKnownState(), { count: 0, bytes: 0, head: null });
+    let done = false;
+    commitAsync(queue, [{ body: 'abc' }, { body: 'de' }], [], () => (done = true));
+    assert.equal(queue.lastKnownState().count, 0, 'not yet answered');
+    await until(() => done);
+    const s = queue.lastKnownState();
+    assert.equal(s.count, 2);
+    assert.equal(s.bytes, 5);
+    assert.equal(s.head?.id, 1);
+    queue.reset();
+    assert.deepEqual(queue.lastKnownState(), { count: 0, bytes: 0, head: null }, 'a call updates it too');
+  });
+
+  it('StoreForwarder.maintain() on a WorkerQueue expires old records through an asynchronous commit', async () => {
+    const queue = wq({ maxAgeMs: 30 }, 'age.sqlite');
+    const events: ForwarderEvent[] = [];
+    const fwd = new StoreForwarder<string>({ queue, decode: (row) => row.body.toString(), deliver: () => undefined, onEvent: (e) => events.push(e), startOnline: false });
+    open.unshift(fwd);
+    for (const t of ['a', 'b', 'c']) fwd.enqueue({ body: t }, t, () => undefined);
+    fwd.flush();
+    queue.drain();
+    assert.equal(queue.lastKnownState().count, 3);
+    await new Promise((r) => setTimeout(r, 60));
+    fwd.maintain();
+    assert.equal(events.length, 0, 'the drop is reported by the commit result, later');
+    await until(() => events.some((e) => e.type === 'dropped'));
+    const dropped = events.find((e) => e.type === 'dropped') as Extract<ForwarderEvent, { type: 'dropped' }>;
+    assert.equal(dropped.dropped.expired, 3);
+    assert.equal(queue.lastKnownState().count, 0);
   });
 
   it('close() finishes the commits in flight; later calls fail with a closed StoreError', () => {
