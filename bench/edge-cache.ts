@@ -14,7 +14,8 @@
  *     Node-RED's thread (serialise the message, hold send + done() until its group's commit, no
  *     storage at all): messages/s flat out (acks sent back in batches), and the main thread's
  *     busy share at a fixed rate; a discarded warm-up run, then interleaved runs, median printed
- *     (BENCH_SECTION=2 runs only this section, e.g. under --cpu-prof);
+ *     (BENCH_SECTION=2 runs only this section, e.g. under --cpu-prof; BENCH_RECORD=1 keeps every
+ *     message that comes out, as the tests' harness does);
  *  3. the SIGKILL fault test with EDGE_CACHE_FAULT_KILLS kills (default 50; 3 when quick).
  */
 import Database = require('better-sqlite3');
@@ -32,10 +33,16 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const N = QUICK ? 20_000 : 100_000;
 const GROUP = 1000;
 const REPS = 3;
-const NODE_N = QUICK ? 5_000 : 20_000;
+const NODE_N = QUICK ? 5_000 : 100_000;
 /** fixed-rate runs: messages per second and seconds */
 const FIXED_RATE = 5_000;
 const FIXED_SECONDS = QUICK ? 1 : 4;
+/**
+ * BENCH_RECORD=1: the harness keeps every message that comes out, as the tests do. Default off,
+ * as in a running flow; kept, the growing heap makes every garbage collection dearer, and more so
+ * for the node that allocates least.
+ */
+const RECORD = process.env.BENCH_RECORD === '1';
 const KILLS = Number(process.env.EDGE_CACHE_FAULT_KILLS || (QUICK ? 3 : 50));
 /** BENCH_SECTION=2 runs only the node-in-a-flow section (for profiling); default all three */
 const SECTIONS = (process.env.BENCH_SECTION || '1,2,3').split(',').map((x) => x.trim());
@@ -238,7 +245,7 @@ async function loadFlowNode(kind: FlowNode, sync: Synchronous) {
     ? { type: 'edge-cache', file: fresh(`node-${sync}.sqlite`), synchronous: sync, rate: 0, maxInFlight: 5000, commitCount: GROUP, ackTimeout: 30 }
     : { type: kind };
   const module = kind === 'edge-cache' ? edgeCache : kind === 'pass-through' ? passThrough : encodeAndHoldNode;
-  const h = await loadNode(module, config, kind === 'edge-cache' ? 2 : 1);
+  const h = await loadNode(module, config, kind === 'edge-cache' ? 2 : 1, [], {}, { record: RECORD });
   removeTestSpies(); // measure Node-RED and the node, not the test helper
   const out = helper.getNode('out0');
   let received = 0;
@@ -347,7 +354,7 @@ async function main(): Promise<void> {
     }
     const passRate = median(flat[0]);
     const passBusy = median(fixed[0].map((l) => l.busy));
-    console.log(`\n2. in a test-helper flow (spies removed), median of ${REPS} interleaved runs after a warm-up`);
+    console.log(`\n2. in a test-helper flow (spies removed${RECORD ? ', every message out kept' : ', messages out not kept'}), median of ${REPS} interleaved runs after a warm-up`);
     console.log(`   flat out: ${NODE_N} messages, msg/s and share of pass-through | at ${FIXED_RATE} msg/s for ${FIXED_SECONDS} s: main thread busy, pass-through's busy / this one's, event-loop delay p99`);
     kinds.forEach(([, , label], k) => {
       const r = median(flat[k]);

@@ -65,9 +65,11 @@ export async function stopServer(): Promise<void> {
 /**
  * Load `nodeModules` with a flow holding `config` (the node under test, id 'n1'), `outputCount`
  * helper nodes on its outputs, and a Catch + Complete node scoped to it. `extraNodes` (config
- * nodes and the like) are added as they are.
+ * nodes and the like) are added as they are. `record: false` (for benchmarks) leaves the
+ * `outputs`, `caught` and `completed` lists empty: a flow does not keep every message it passed
+ * on, and a heap growing by each one makes every later garbage collection dearer.
  */
-export async function loadNode(nodeModules: unknown | unknown[], config: Record<string, unknown>, outputCount = 1, extraNodes: Record<string, unknown>[] = [], credentials: Record<string, unknown> = {}): Promise<Harness> {
+export async function loadNode(nodeModules: unknown | unknown[], config: Record<string, unknown>, outputCount = 1, extraNodes: Record<string, unknown>[] = [], credentials: Record<string, unknown> = {}, options: { record?: boolean } = {}): Promise<Harness> {
   const outputs: any[][] = Array.from({ length: outputCount }, () => []);
   const caught: any[] = [];
   const completed: any[] = [];
@@ -88,9 +90,11 @@ export async function loadNode(nodeModules: unknown | unknown[], config: Record<
   loadedFlowIds = flow.map((n) => String(n.id));
   const node = helper.getNode('n1');
   if (!node) throw new Error('node under test was not created (its constructor threw?)');
-  outputs.forEach((list, i) => helper.getNode(`out${i}`).on('input', (m: any) => list.push(m)));
-  helper.getNode('caught').on('input', (m: any) => caught.push(m));
-  helper.getNode('completed').on('input', (m: any) => completed.push(m));
+  if (options.record !== false) {
+    outputs.forEach((list, i) => helper.getNode(`out${i}`).on('input', (m: any) => list.push(m)));
+    helper.getNode('caught').on('input', (m: any) => caught.push(m));
+    helper.getNode('completed').on('input', (m: any) => completed.push(m));
+  }
   return {
     outputs,
     caught,
