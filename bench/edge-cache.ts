@@ -238,21 +238,23 @@ function encodeAndHoldNode(RED: any): void {
   RED.nodes.registerType('encode-and-hold', EncodeAndHold);
 }
 
-type FlowNode = 'pass-through' | 'encode-and-hold' | 'edge-cache';
+/** the node under test; edge-cache with its SQLite connection on a worker thread (default) or on Node-RED's thread */
+type FlowNode = 'pass-through' | 'encode-and-hold' | 'edge-cache' | 'edge-cache/main';
 
 async function loadFlowNode(kind: FlowNode, sync: Synchronous) {
-  const config = kind === 'edge-cache'
-    ? { type: 'edge-cache', file: fresh(`node-${sync}.sqlite`), synchronous: sync, rate: 0, maxInFlight: 5000, commitCount: GROUP, ackTimeout: 30 }
+  const isCache = kind.startsWith('edge-cache');
+  const config = isCache
+    ? { type: 'edge-cache', file: fresh(`node-${sync}.sqlite`), synchronous: sync, storeThread: kind === 'edge-cache/main' ? 'main' : 'worker', rate: 0, maxInFlight: 5000, commitCount: GROUP, ackTimeout: 30 }
     : { type: kind };
-  const module = kind === 'edge-cache' ? edgeCache : kind === 'pass-through' ? passThrough : encodeAndHoldNode;
-  const h = await loadNode(module, config, kind === 'edge-cache' ? 2 : 1, [], {}, { record: RECORD });
+  const module = isCache ? edgeCache : kind === 'pass-through' ? passThrough : encodeAndHoldNode;
+  const h = await loadNode(module, config, isCache ? 2 : 1, [], {}, { record: RECORD });
   removeTestSpies(); // measure Node-RED and the node, not the test helper
   const out = helper.getNode('out0');
   let received = 0;
   let acks: number[] = [];
   out.on('input', (m: any) => {
     received++;
-    if (kind === 'edge-cache') {
+    if (isCache) {
       if (acks.length === 0) setImmediate(() => {
         const batch = acks;
         acks = [];
@@ -340,8 +342,10 @@ async function main(): Promise<void> {
     const kinds: Array<[FlowNode, Synchronous, string]> = [
       ['pass-through', 'NORMAL', 'pass-through node (Node-RED per message)'],
       ['encode-and-hold', 'NORMAL', 'floor: serialise + hold until the group commit'],
-      ['edge-cache', 'NORMAL', 'edge-cache, synchronous NORMAL'],
-      ['edge-cache', 'FULL', 'edge-cache, synchronous FULL'],
+      ['edge-cache', 'NORMAL', 'edge-cache, NORMAL, SQLite on a worker (default)'],
+      ['edge-cache', 'FULL', 'edge-cache, FULL, SQLite on a worker (default)'],
+      ['edge-cache/main', 'NORMAL', 'edge-cache, NORMAL, SQLite on the main thread'],
+      ['edge-cache/main', 'FULL', 'edge-cache, FULL, SQLite on the main thread'],
     ];
     // one discarded warm-up run of each first, so no figure includes JIT compilation of Node-RED's paths
     for (const [kind, sync] of kinds) await nodeInFlow(kind, sync);

@@ -12,7 +12,7 @@ import { onInput, configNumber, asError } from '../shared/adapter';
 import { InputError } from '../../lib/errors';
 import { resolveUserPath } from '../../lib/paths';
 // straight from the modules, not the lib/store index: its re-exports are getters, read per message
-import { OVERFLOW_POLICIES, type DropCounts, type OverflowPolicy, type Synchronous } from '../../lib/store/queue';
+import { DurableQueue, OVERFLOW_POLICIES, type DropCounts, type OverflowPolicy, type Synchronous } from '../../lib/store/queue';
 import { WorkerQueue } from '../../lib/store/worker-queue';
 import { StoreForwarder, type ForwarderEvent } from '../../lib/store/forwarder';
 import { decodeMessage, encodeBody } from '../../lib/store/codec';
@@ -20,6 +20,8 @@ import { decodeMessage, encodeBody } from '../../lib/store/codec';
 interface EdgeCacheDef extends NodeDef {
   file?: string;
   synchronous?: string;
+  /** where the SQLite connection lives: 'worker' (default) or 'main' (Node-RED's thread) */
+  storeThread?: string;
   maxAge?: string | number;
   maxSize?: string | number;
   maxCount?: string | number;
@@ -96,8 +98,8 @@ export = function register(RED: NodeAPI): void {
       const text = RED._(full, subs as Record<string, string>);
       return text && text !== full ? text : fallbackText(full, subs);
     };
-    // the SQLite connection lives in a worker thread: commits do not take Node-RED's thread
-    let queue: WorkerQueue | null = null;
+    // by default the SQLite connection lives in a worker thread: commits do not take Node-RED's thread
+    let queue: WorkerQueue | DurableQueue | null = null;
     let forwarder: StoreForwarder<Msg> | null = null;
     let setupError: Error | null = null;
     const droppedSinceReport: DropCounts = { oldest: 0, expired: 0, refused: 0, thinned: 0, reset: 0 };
@@ -126,6 +128,8 @@ export = function register(RED: NodeAPI): void {
     try {
       const sync = String(def.synchronous || 'FULL').toUpperCase();
       if (sync !== 'FULL' && sync !== 'NORMAL') throw new Error(`config synchronous: expected FULL or NORMAL, got ${JSON.stringify(def.synchronous)}`);
+      const storeThread = String(def.storeThread || 'worker');
+      if (storeThread !== 'worker' && storeThread !== 'main') throw new Error(`config storeThread: expected worker or main, got ${JSON.stringify(def.storeThread)}`);
       const policy = String(def.policy || 'drop-oldest');
       if (!OVERFLOW_POLICIES.includes(policy as OverflowPolicy)) throw new Error(`config policy: expected one of ${OVERFLOW_POLICIES.join(', ')}, got ${JSON.stringify(def.policy)}`);
       const userDir = (RED.settings as unknown as { userDir?: string }).userDir || path.join(os.homedir(), '.node-red');
@@ -141,7 +145,7 @@ export = function register(RED: NodeAPI): void {
       const rate = nonNegative(def.rate, 'rate', 200);
       const commitInterval = nonNegative(def.commitInterval, 'commitInterval', 10);
       const commitCount = positiveInt(def.commitCount, 'commitCount', 1000, 1);
-      queue = new WorkerQueue({
+      queue = new (storeThread === 'main' ? DurableQueue : WorkerQueue)({
         path: file,
         synchronous: sync as Synchronous,
         maxAgeMs: maxAgeMin * 60_000,
@@ -194,7 +198,7 @@ export = function register(RED: NodeAPI): void {
       try {
         const link = forwarder.link;
         // as of the worker's last answer: the status never waits behind a commit in flight
-        const { count: backlog, head } = queue.lastKnownState();
+        const { count: backlog, head } = queue instanceof WorkerQueue ? queue.lastKnownState() : { count: queue.size, head: queue.head() };
         const age = head ? formatAge(Math.max(0, Date.now() - head.ts)) : '';
         text = t(`status.${link}`) + ' · ' + (head ? t('status.backlogAge', { count: backlog, age }) : t('status.backlog', { count: backlog }));
         if (droppedTotal > 0) text += ' · ' + t('status.dropped', { count: droppedTotal });

@@ -27,8 +27,9 @@ describe('edge-cache node', () => {
     return answers(h, 'stats')[n].payload;
   };
 
-  it('forwards every message with its _cacheId, done() once each, and removes it on ack', async () => {
-    const h = await loadNode(edgeCache, cfg(), 2);
+  for (const storeThread of ['worker', 'main'] as const) {
+  it(`forwards every message with its _cacheId, done() once each, and removes it on ack (SQLite on the ${storeThread} thread)`, async () => {
+    const h = await loadNode(edgeCache, cfg({ storeThread }), 2);
     const payloads = [{ current: 181.2, voltage: 24.1 }, Buffer.from([1, 2, 3]), new Float32Array([0.5, 1.5])];
     payloads.forEach((payload, i) => h.send({ topic: 'weld', payload, timestamp: 1000 + i }));
     await h.until(() => h.outputs[0].length === 3 && h.completed.length === 3);
@@ -49,6 +50,7 @@ describe('edge-cache node', () => {
     assert.equal(s.totals.acked, 3);
     assert.equal(h.caught.length, 0);
   });
+  }
 
   for (const level of ['FULL', 'NORMAL']) {
     it(`reports synchronous ${level} read back from the connection it opened`, async () => {
@@ -223,6 +225,13 @@ describe('edge-cache node', () => {
     assert.match(h.caught[0].error.message, /config policy: expected one of drop-oldest, refuse-newest, thin-out/);
   });
 
+  it('refuses an unknown storeThread at deploy', async () => {
+    const h = await loadNode(edgeCache, cfg({ storeThread: 'gpu' }), 2);
+    h.send({ payload: 1 });
+    await h.until(() => h.caught.length === 1);
+    assert.match(h.caught[0].error.message, /config storeThread: expected worker or main, got "gpu"/);
+  });
+
   it('defaults its file under the user directory', async () => {
     helper.settings({ userDir: dir });
     try {
@@ -235,8 +244,9 @@ describe('edge-cache node', () => {
     }
   });
 
-  it('shows online, backlog and the oldest message age in the status', async () => {
-    const h = await loadNode(edgeCache, cfg(), 2);
+  for (const storeThread of ['worker', 'main'] as const) {
+  it(`shows online, backlog and the oldest message age in the status (SQLite on the ${storeThread} thread)`, async () => {
+    const h = await loadNode(edgeCache, cfg({ storeThread }), 2);
     h.send({ control: 'offline' });
     h.send({ payload: 1 });
     await h.until(() => h.completed.length === 2);
@@ -244,6 +254,7 @@ describe('edge-cache node', () => {
     h.send({ control: 'online' });
     await waitFor(() => h.node.status.getCalls().some((c: any) => c.args[0].fill === 'green' && /^online/.test(c.args[0].text)), 3000);
   });
+  }
 });
 
 describe('examples/welding-edge-cache.json', () => {
