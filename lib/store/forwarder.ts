@@ -106,7 +106,7 @@ interface NextItem<T> {
  * next can already be on its way, and a burst is committed in groups of commitMaxCount instead of
  * one ever larger group. The worker answers them in order.
  */
-const MAX_COMMITS_IN_FLIGHT = 4;
+const MAX_COMMITS_IN_FLIGHT = Number(process.env.MCIF || 4);
 
 export class StoreForwarder<T> {
   readonly queue: StoreQueue;

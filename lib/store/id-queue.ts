@@ -42,7 +42,7 @@ export class IdQueue<V> {
   shift(): void {
     this.skipTombstones();
     if (this.head >= this.ids.length) return;
-    (this.values as unknown[])[this.head] = undefined; // let the value go now
+    this.forget(this.head);
     this.head++;
     this.compact();
   }
@@ -57,7 +57,7 @@ export class IdQueue<V> {
     const i = this.indexOf(id);
     if (i < 0) return false;
     this.ids[i] = -id;
-    (this.values as unknown[])[i] = undefined;
+    this.forget(i);
     this.tombstones++;
     return true;
   }
@@ -85,6 +85,14 @@ export class IdQueue<V> {
       else hi = mid - 1;
     }
     return -1;
+  }
+
+  /**
+   * Let an object value go at once (a message must not wait for the next compaction). Numbers stay:
+   * writing undefined into an array of numbers would turn it into an array of boxed numbers.
+   */
+  private forget(i: number): void {
+    if (typeof this.values[i] === 'object') (this.values as unknown[])[i] = undefined;
   }
 
   private skipTombstones(): void {
