@@ -8,7 +8,8 @@
  * - `swap(bytes)` loads a candidate beside the running model, checks it (valid ONNX, metadata heads
  *   that match its outputs, model_version newer than the running one, every user's validator
  *   agrees, a probe batch gives finite outputs of the declared widths), then makes it current in
- *   one assignment. A candidate that fails is released and refused; the running model stays.
+ *   one assignment. A candidate that fails is released and refused; the running model stays. The
+ *   running file itself (same SHA-256) is no swap: an 'installed' event with reason 'already running'.
  * - `restore()` brings back the version the last swap replaced (checked the same way, except for
  *   the version rule). Swaps and restores run one at a time in the order asked.
  * - `attach()` / `detach()` count the nodes using the model (not the runs: those are acquire and
@@ -19,7 +20,7 @@
  *   one that attaches right after (a redeploy) keep the session.
  */
 import { EventEmitter } from 'events';
-import { describeModel, type DescribedModel } from './describe';
+import { describeModel, sha256, type DescribedModel } from './describe';
 import { parseModelSpec, type ModelSpec } from './model-spec';
 import { HeadDecoder } from './heads';
 import { MainThreadRunner, WorkerRunner, type FloatTensor, type Runner } from './worker-runner';
@@ -248,6 +249,11 @@ export class ModelHolder extends EventEmitter {
   swap(bytes: Uint8Array, source = 'message', expected: Partial<ModelIdentity> = {}): Promise<ModelEvent> {
     return this.serial(async () => {
       const previous = this.cur?.identity;
+      // the very file that is running (e.g. cloud-sync announcing its installed model again after
+      // a restart): nothing to swap, and nothing to refuse either
+      if (previous && sha256(bytes) === previous.sha256) {
+        return { event: 'installed', model: previous, previous, source, reason: 'already running' } as ModelEvent;
+      }
       let m: LoadedModel;
       try {
         m = await this.prepare(bytes, source, true, expected);

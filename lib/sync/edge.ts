@@ -159,6 +159,11 @@ export class EdgeSync {
     return this.client.publishAcked(topics.live(this.fleet, this.gatewayId), Buffer.from(JSON.stringify(body)));
   }
 
+  /** Every model installed on this gateway (read from the model folder). */
+  installedModels(): InstalledModel[] {
+    return this.receiver.names().flatMap((name) => this.receiver.installed(name) ?? []);
+  }
+
   status(): EdgeStatus {
     const models: EdgeStatus['models'] = {};
     for (const name of this.receiver.names()) {

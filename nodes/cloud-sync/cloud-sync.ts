@@ -98,7 +98,8 @@ function loadOrCreateKey(file: string): string {
   return pem;
 }
 
-function modelMessage(model: InstalledModel, kind: 'installed'): Msg {
+/** A model message on output 1: `reason` 'installed' (just arrived) or 'startup' (installed before, announced again). */
+function modelMessage(model: InstalledModel, kind: 'installed' | 'startup'): Msg {
   return {
     topic: model.name,
     model: { name: model.name, version: model.version, sha256: model.sha256, path: model.path, ...(model.metrics ? { metrics: model.metrics } : {}) },
@@ -234,6 +235,9 @@ export = function (RED: NodeAPI): void {
             reloadTrusted: trustedFile ? () => [...trustedKeys(String(config.trustedKeys ?? '')), ...readTrustedFile()] : undefined,
           });
           await edge.start();
+          // announce what is installed, so a consumer that starts from its own file (multitask-infer's
+          // model node) runs the fleet's model again after a restart; the model it already runs is no swap
+          for (const m of edge.installedModels()) node.send([modelMessage(m, 'startup'), null, null]);
           if (uploadMs > 0) {
             timer = setInterval(() => {
               edge?.upload().then((r) => {

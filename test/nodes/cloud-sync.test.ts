@@ -195,6 +195,22 @@ describe('cloud-sync node', function () {
     assert.equal(h.caught.length, 0);
   });
 
+  it('after a restart a gateway announces its installed model again on output 1 (reason "startup")', async () => {
+    const { h } = await fleetFlow();
+    const v2 = modelBytes(2);
+    helper.getNode('c1').receive({ payload: v2, model: { name: 'turbine' } });
+    await waitFor(() => h.outputs[0].length === 1, 10000);
+    assert.equal(h.outputs[0][0].reason, 'installed');
+    await helper.unload();
+    const again = await loadNode([brokerNode, cloudSyncNode], { type: 'cloud-sync', role: 'edge', broker: 'b1', fleet: 'weld', gatewayId: 'gw-a', dataDir: path.join(root, 'gw-a'), trustedKeys: keys.publicKey }, 3, [broker], { b1: { user: 'gateway', password: 's3cret' } });
+    await again.until(() => again.outputs[0].length === 1, 10000);
+    const m = again.outputs[0][0];
+    assert.equal(m.reason, 'startup');
+    assert.deepEqual([m.model.name, m.model.version, m.model.sha256], ['turbine', 2, crypto.createHash('sha256').update(v2).digest('hex')]);
+    assert.deepEqual(fs.readFileSync(m.model.path), v2);
+    assert.equal(again.caught.length, 0);
+  });
+
   it('the cloud reports a bad model message to Catch and keeps running', async () => {
     const h = await loadNode([brokerNode, cloudSyncNode], { type: 'cloud-sync', role: 'cloud', broker: 'b1', fleet: 'weld', dataDir: path.join(root, 'cloud') }, 3, [broker], { n1: { privateKey: keys.privateKey } });
     h.send({ payload: modelBytes(3), model: { name: 'turbine', version: 4 } });

@@ -100,9 +100,11 @@ describe('infer/model-holder', () => {
     const h = new ModelHolder({ runIn: 'main', keepPrevious: 2 });
     try {
       await h.open(makeModel(v1));
-      const [a, b, c] = await Promise.all([h.swap(makeModel(turbineLike(2))), h.swap(makeModel(turbineLike(3))), h.swap(makeModel(turbineLike(3)))]);
+      const [a, b, c, same] = await Promise.all([h.swap(makeModel(turbineLike(2))), h.swap(makeModel(turbineLike(3))), h.swap(makeModel(turbineLike(3, 2, -1))), h.swap(makeModel(turbineLike(3)))]);
       assert.deepEqual([a.event, b.event, c.event], ['installed', 'installed', 'refused']);
       assert.match(c.reason!, /not newer than the running 3/);
+      // the running file itself again (cloud-sync re-announcing after a restart) is no swap and no refusal
+      assert.deepEqual([same.event, same.reason, same.model.sha256], ['installed', 'already running', b.model.sha256]);
       assert.equal(h.restorable, 2);
       assert.equal((await h.restore()).model.version, 2);
       assert.equal((await h.restore()).model.version, 1);
