@@ -40,7 +40,7 @@ export type LinkState = 'online' | 'offline' | 'down';
 export type ForwarderEvent =
   | { type: 'link'; state: LinkState; reason: 'control' | 'ack-timeout' | 'ack' }
   | { type: 'dropped'; dropped: DropCounts; count: number }
-  | { type: 'error'; error: Error; context: 'commit' | 'decode' | 'deliver' };
+  | { type: 'error'; error: Error; context: 'commit' | 'decode' | 'deliver' | 'read' };
 
 /** What the forwarder needs of a queue: DurableQueue, or WorkerQueue with its asynchronous commit. */
 export type StoreQueue = Pick<DurableQueue, 'size' | 'isOpen' | 'maxAgeMs' | 'policy' | 'commit' | 'commitBatch' | 'head' | 'readAfter' | 'reset' | 'stats'> & {
@@ -106,7 +106,7 @@ interface NextItem<T> {
  * next can already be on its way, and a burst is committed in groups of commitMaxCount instead of
  * one ever larger group. The worker answers them in order.
  */
-const MAX_COMMITS_IN_FLIGHT = Number(process.env.MCIF || 4);
+const MAX_COMMITS_IN_FLIGHT = 4;
 
 export class StoreForwarder<T> {
   readonly queue: StoreQueue;
@@ -137,6 +137,8 @@ export class StoreForwarder<T> {
   private cacheEpoch = 0;
   private readBuf: QueueRow[] = [];
   private readIdx = 0;
+  /** rows in readBuf whose ack has been committed since they were read (see rememberAckedInReadBuf) */
+  private ackedInReadBuf = new Set<number>();
   private cursor = 0;
   private maxSentId: number;
   private tokens: number;
@@ -235,7 +237,12 @@ export class StoreForwarder<T> {
    */
   flush(evenIfEmpty = false): void {
     this.clearTimer('flushTimer');
-    if (this.commitsInFlight >= MAX_COMMITS_IN_FLIGHT || this.queue.isOpen === false) return;
+    if (this.queue.isOpen === false) {
+      // nothing can be committed any more: every held record fails now rather than wait for ever
+      this.failHeld(new Error('store is not open (closed, or its worker thread stopped)'));
+      return;
+    }
+    if (this.commitsInFlight >= MAX_COMMITS_IN_FLIGHT) return;
     if (!evenIfEmpty && !this.heldCallbacks.length && !this.pendingAcks.size) return;
     this.commitsInFlight++;
     const values = this.heldValues;
@@ -244,6 +251,7 @@ export class StoreForwarder<T> {
     this.heldCallbacks = [];
     const acks = [...this.pendingAcks];
     this.pendingAcks.clear();
+    this.rememberAckedInReadBuf(acks);
     const records = this.batch.take();
     const epoch = this.cacheEpoch;
     if (this.queue.commitBatchAsync) {
@@ -268,6 +276,16 @@ export class StoreForwarder<T> {
       for (const id of acks) this.pendingAcks.add(id); // kept for the next commit
       for (const cb of callbacks) safe(() => cb(err, null));
       this.onEvent({ type: 'error', error: err, context: 'commit' });
+      if (this.closed) return;
+      // records held meanwhile get their commit (and their answer) now; kept acks are retried
+      // after the retry interval, so a store that keeps failing is not hammered
+      if (this.heldCallbacks.length) this.scheduleFlush();
+      else if (this.pendingAcks.size && !this.flushTimer) {
+        this.flushTimer = this.clock.setTimeout(() => {
+          this.flushTimer = null;
+          this.flush();
+        }, this.retryIntervalMs);
+      }
       return;
     }
     this.counters.commits++;
@@ -348,11 +366,29 @@ export class StoreForwarder<T> {
     this.commitEverything();
     this.closed = true;
     for (const t of ['flushTimer', 'ackTimer', 'probeTimer', 'pumpTimer'] as const) this.clearTimer(t);
-    for (const cb of this.heldCallbacks.splice(0)) safe(() => cb(new Error('store is closed'), null));
-    this.heldValues = [];
+    this.failHeld(new Error('store is closed'));
   }
 
   // ---- internals ----
+
+  /**
+   * Rows read back into readBuf before their ack was committed would otherwise be sent after the
+   * commit deleted them (nextItem skips acks only while they are pending): remember those.
+   */
+  private rememberAckedInReadBuf(acks: number[]): void {
+    if (this.readIdx >= this.readBuf.length) return;
+    const first = this.readBuf[this.readIdx].id;
+    const last = this.readBuf[this.readBuf.length - 1].id;
+    for (const id of acks) if (id >= first && id <= last) this.ackedInReadBuf.add(id);
+  }
+
+  private failHeld(err: Error): void {
+    const callbacks = this.heldCallbacks;
+    this.heldCallbacks = [];
+    this.heldValues = [];
+    this.batch.take(); // their bytes go too
+    for (const cb of callbacks) safe(() => cb(err, null));
+  }
 
   /** Commit all that is held and wait for every commit in flight (a worker queue's results run now). */
   private commitEverything(): void {
@@ -360,7 +396,7 @@ export class StoreForwarder<T> {
     for (let round = 0; round < 3; round++) {
       this.flush();
       this.queue.drain?.();
-      if (!this.heldCallbacks.length) return;
+      if (!this.heldCallbacks.length && !this.pendingAcks.size) return;
     }
   }
 
@@ -397,6 +433,7 @@ export class StoreForwarder<T> {
     this.cache.clear();
     this.readBuf = [];
     this.readIdx = 0;
+    this.ackedInReadBuf.clear();
   }
 
   pump(): void {
@@ -416,7 +453,7 @@ export class StoreForwarder<T> {
             break;
           }
         }
-        const next = this.nextItem();
+        const next = this.nextItemOrReport();
         if (!next) break;
         if (this.ratePerSec > 0) this.tokens -= 1;
         this.send(next);
@@ -441,6 +478,16 @@ export class StoreForwarder<T> {
     this.lastRefill = now;
   }
 
+  /** nextItem(), with a failing read (a dead worker, an unreadable file) reported instead of thrown: callers run from timers. */
+  private nextItemOrReport(): NextItem<T> | null {
+    try {
+      return this.nextItem();
+    } catch (err) {
+      this.onEvent({ type: 'error', error: err instanceof Error ? err : new Error(String(err)), context: 'read' });
+      return null;
+    }
+  }
+
   private nextItem(): NextItem<T> | null {
     if (this.cacheValid) {
       const id = this.cache.firstId();
@@ -453,6 +500,7 @@ export class StoreForwarder<T> {
       if (this.readIdx >= this.readBuf.length) {
         this.readBuf = this.queue.readAfter(this.cursor, 256);
         this.readIdx = 0;
+        this.ackedInReadBuf.clear(); // a fresh read no longer holds rows whose acks were committed
         if (!this.readBuf.length) {
           // everything after the cursor is delivered: from now on new commits are kept in memory
           this.cacheValid = true;
@@ -462,7 +510,7 @@ export class StoreForwarder<T> {
       }
       const row = this.readBuf[this.readIdx++];
       if (row.id <= this.cursor) continue;
-      if (this.pendingAcks.has(row.id)) {
+      if (this.pendingAcks.has(row.id) || this.ackedInReadBuf.has(row.id)) {
         this.cursor = row.id;
         continue;
       }
@@ -540,7 +588,8 @@ export class StoreForwarder<T> {
   private probe(): void {
     if (!this.enabled || this.healthy || this.closed) return;
     if (this.inFlight.size > 0) return; // the probe in flight decides (ack, or its timeout schedules the next)
-    const next = this.nextItem();
+    if (!this.queue.isOpen) return;
+    const next = this.nextItemOrReport();
     if (next) this.send(next);
     else this.scheduleProbe();
   }

@@ -123,8 +123,9 @@ export class WorkerQueue {
     this.recovery = info.recovery;
   }
 
+  /** false once closed, or once the worker thread has failed (nothing can be committed any more) */
   get isOpen(): boolean {
-    return !this.closed;
+    return !this.closed && !this.failure;
   }
 
   get size(): number {
