@@ -43,9 +43,7 @@ export type ForwarderEvent =
   | { type: 'error'; error: Error; context: 'commit' | 'decode' | 'deliver' | 'read' };
 
 /** What the forwarder needs of a queue: DurableQueue, or WorkerQueue with its asynchronous commit. */
-export type StoreQueue = Pick<DurableQueue, 'size' | 'isOpen' | 'maxAgeMs' | 'policy' | 'commit' | 'commitBatch' | 'head' | 'readAfter' | 'reset' | 'stats'> & {
-  /** the oldest record as of the queue's last answer, without waiting for one (WorkerQueue) */
-  lastKnownState?(): { head: { id: number; ts: number } | null };
+export type StoreQueue = Pick<DurableQueue, 'size' | 'isOpen' | 'maxAgeMs' | 'policy' | 'commit' | 'commitBatch' | 'lastKnownState' | 'readAfter' | 'reset' | 'stats'> & {
   commitBatchAsync?(batch: PackedEntries, acks: number[], done: (err: Error | null, result: CommitResult | null) => void): void;
   /** wait until every asynchronous commit has been answered and its callback has run */
   drain?(): void;
@@ -326,7 +324,7 @@ export class StoreForwarder<T> {
   maintain(): void {
     if (this.closed || this.queue.maxAgeMs <= 0 || this.queue.policy === 'refuse-newest') return;
     // a worker queue's last known head will do: the check repeats, and must not wait for a commit
-    const head = this.queue.lastKnownState ? this.queue.lastKnownState().head : this.queue.head();
+    const { head } = this.queue.lastKnownState();
     if (head && head.ts < this.clock.now() - this.queue.maxAgeMs && this.commitsInFlight === 0) {
       this.flush(true); // an empty commit: it applies the age limit, and its result reports the drops
     }

@@ -10,7 +10,7 @@
  * thread wakes up; a counter is raised only after its message has been posted.
  */
 import { parentPort, workerData, type MessagePort } from 'worker_threads';
-import type { DurableQueue, QueueOptions } from './queue';
+import type { DurableQueue, QueueOptions, QueueState } from './queue';
 import type { PackedEntries } from './record-batch';
 
 export interface WorkerSetup {
@@ -42,13 +42,6 @@ export interface SerialisedError {
   name: string;
   message: string;
   code?: string;
-}
-
-/** What the queue holds after a request: lets the main thread show it without asking. */
-export interface QueueState {
-  count: number;
-  bytes: number;
-  head: { id: number; ts: number } | null;
 }
 
 export type Answer = ({ ok: true; value: unknown } | { ok: false; error: SerialisedError }) & { state?: QueueState };
@@ -97,7 +90,7 @@ function serve(setup: WorkerSetup, port: MessagePort): void {
     }
   };
 
-  const state = (): QueueState | undefined => (queue?.isOpen ? { count: queue.size, bytes: queue.storedBytes, head: queue.head() } : undefined);
+  const state = (): QueueState | undefined => (queue?.isOpen ? queue.lastKnownState() : undefined);
 
   port.on('message', (req: CommitRequest | CallRequest) => {
     if (req.kind === 'commit') {

@@ -107,6 +107,13 @@ export interface QueueStats {
   totals: { appended: number; acked: number; dropped: DropCounts };
 }
 
+/** Count, bytes and oldest record: what a status display shows (see lastKnownState). */
+export interface QueueState {
+  count: number;
+  bytes: number;
+  head: { id: number; ts: number } | null;
+}
+
 export interface Recovery {
   reason: string;
   movedTo: string;
@@ -525,6 +532,11 @@ export class DurableQueue {
   readAfter(afterId: number, limit: number): QueueRow[] {
     this.assertOpen();
     return this.st.readAfter.all(afterId, limit) as QueueRow[];
+  }
+
+  /** Count, bytes and oldest row now (WorkerQueue answers the same as of its worker's last answer). */
+  lastKnownState(): QueueState {
+    return { count: this.count, bytes: this.bytes, head: this.count > 0 ? this.head() : null };
   }
 
   /** The oldest stored row's id and enqueue time, or null when empty. */

@@ -17,8 +17,8 @@
  */
 import * as path from 'path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'worker_threads';
-import { StoreError, type AppendEntry, type CommitResult, type OverflowPolicy, type QueueOptions, type QueueRow, type QueueStats, type Recovery, type Synchronous } from './queue';
-import type { Answer, CallRequest, CommitRequest, QueueCall, QueueState, SerialisedError, WorkerSetup } from './queue-worker';
+import { StoreError, type QueueState, type AppendEntry, type CommitResult, type OverflowPolicy, type QueueOptions, type QueueRow, type QueueStats, type Recovery, type Synchronous } from './queue';
+import type { Answer, CallRequest, CommitRequest, QueueCall, SerialisedError, WorkerSetup } from './queue-worker';
 import { packEntries, type PackedEntries } from './record-batch';
 
 export type CommitCallback = (err: Error | null, result: CommitResult | null) => void;

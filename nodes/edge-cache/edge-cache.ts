@@ -198,7 +198,7 @@ export = function register(RED: NodeAPI): void {
       try {
         const link = forwarder.link;
         // as of the worker's last answer: the status never waits behind a commit in flight
-        const { count: backlog, head } = queue instanceof WorkerQueue ? queue.lastKnownState() : { count: queue.size, head: queue.head() };
+        const { count: backlog, head } = queue.lastKnownState();
         const age = head ? formatAge(Math.max(0, Date.now() - head.ts)) : '';
         text = t(`status.${link}`) + ' · ' + (head ? t('status.backlogAge', { count: backlog, age }) : t('status.backlog', { count: backlog }));
         if (droppedTotal > 0) text += ' · ' + t('status.dropped', { count: droppedTotal });

@@ -17,6 +17,7 @@ import { IdQueue } from '../../../lib/store/id-queue';
 import { WorkerQueue } from '../../../lib/store/worker-queue';
 import { StoreForwarder, type Delivery, type ForwarderEvent, type ForwarderOptions, type StoreQueue } from '../../../lib/store/forwarder';
 import { ManualClock } from '../../../lib/store/clock';
+import { stringForwarder } from './string-forwarder';
 
 type Done = (err: Error | null, result: CommitResult | null) => void;
 
@@ -67,7 +68,7 @@ class DeferredQueue {
     return this.inner.stats();
   }
   lastKnownState() {
-    return { head: this.inner.head() };
+    return this.inner.lastKnownState();
   }
   commitBatchAsync(batch: PackedEntries, acks: number[], done: Done): void {
     if (this.failNext > 0) {
@@ -127,17 +128,7 @@ describe('lib/store commit pipeline', () => {
   }
 
   function forwarder(queue: StoreQueue, clock: ManualClock, delivered: Array<Delivery<string>>, opts: Partial<ForwarderOptions<string>> = {}, events: ForwarderEvent[] = []) {
-    const fwd = new StoreForwarder<string>({
-      queue,
-      clock,
-      decode: (row) => row.body.toString(),
-      deliver: (d) => delivered.push(d),
-      onEvent: (e) => events.push(e),
-      commitIntervalMs: 10,
-      ackTimeoutMs: 1000,
-      retryIntervalMs: 500,
-      ...opts,
-    });
+    const fwd = stringForwarder(queue, clock, delivered, events, opts);
     toClose.unshift(fwd);
     return fwd;
   }

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { DurableQueue, type QueueOptions } from '../../../lib/store/queue';
 import { StoreForwarder, QueueFullError, type Delivery, type ForwarderEvent, type ForwarderOptions } from '../../../lib/store/forwarder';
 import { ManualClock } from '../../../lib/store/clock';
+import { stringForwarder } from './string-forwarder';
 
 interface Rig {
   clock: ManualClock;
@@ -25,17 +26,7 @@ describe('lib/store StoreForwarder', () => {
     const delivered: Array<Delivery<string>> = [];
     const events: ForwarderEvent[] = [];
     const accepted: Array<[string, Error | null, number | null]> = [];
-    const fwd = new StoreForwarder<string>({
-      queue,
-      clock,
-      decode: (row) => row.body.toString(),
-      deliver: (d) => delivered.push(d),
-      onEvent: (e) => events.push(e),
-      commitIntervalMs: 10,
-      ackTimeoutMs: 1000,
-      retryIntervalMs: 500,
-      ...opts,
-    });
+    const fwd = stringForwarder(queue, clock, delivered, events, opts);
     const r: Rig = {
       clock,
       queue,

@@ -34,6 +34,8 @@ describe('lib/store DurableQueue', () => {
     assert.deepEqual(queue.readAfter(1, 1).map((x) => x.id), [2]);
     assert.equal(queue.size, 3);
     assert.equal(queue.storedBytes, 6);
+    assert.deepEqual(queue.lastKnownState(), { count: 3, bytes: 6, head: queue.head() });
+    assert.equal(queue.lastKnownState().head?.id, 1);
   });
 
   it('acks remove rows; ids are never reused, also after emptying and reopening', () => {

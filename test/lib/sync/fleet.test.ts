@@ -16,19 +16,11 @@ import { EdgeSync, ModelEventReport } from '../../../lib/sync/edge';
 import { CloudSync, ReceivedBatch } from '../../../lib/sync/cloud';
 import { waitFor } from '../../support/harness';
 import { aedesBroker, mosquittoBroker, MOSQUITTO, TestBroker } from './brokers';
+import { modelBytes as bytes } from './model-bytes';
 
 const GATEWAYS = 8;
 const FLEET = 'weld';
 
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 interface Gw {
   id: string;

@@ -6,16 +6,8 @@ import * as path from 'path';
 import {
   canonicalJson, describeModel, generateKeyPair, keyIdOf, signManifest, trustedKeys, verifyManifest, ManifestError, chunkOf, hashFile, checkManifestShape,
 } from '../../../lib/sync/manifest';
+import { modelBytes as bytes } from './model-bytes';
 
-function bytes(n: number, seed = 1): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 describe('lib/sync/manifest', () => {
   const keys = generateKeyPair();

@@ -5,16 +5,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { describeModel, generateKeyPair, signManifest, trustedKeys, chunkOf, SignedManifest } from '../../../lib/sync/manifest';
 import { ModelReceiver } from '../../../lib/sync/receiver';
+import { modelBytes as bytes } from './model-bytes';
 
-function bytes(n: number, seed = 1): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 describe('lib/sync/receiver', () => {
   const keys = generateKeyPair();
