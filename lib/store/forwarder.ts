@@ -26,6 +26,7 @@
 import type { AppendEntry, CommitResult, DropCounts, DurableQueue, QueueRow, QueueStats } from './queue';
 import { RecordBatch, type PackedEntries } from './record-batch';
 import { IdQueue } from './id-queue';
+import { PendingAcks } from './pending-acks';
 import { systemClock, type Clock } from './clock';
 
 export interface Delivery<T> {
@@ -125,7 +126,7 @@ export class StoreForwarder<T> {
   private batch = new RecordBatch();
   private heldValues: Array<T | undefined> = [];
   private heldCallbacks: AppendCallback[] = [];
-  private pendingAcks = new Set<number>();
+  private pendingAcks = new PendingAcks();
   /** delivered, not yet acknowledged: id -> when sent */
   private inFlight = new IdQueue<number>();
   /** committed in this process, not yet delivered: id -> the caller's value */
@@ -241,14 +242,13 @@ export class StoreForwarder<T> {
       return;
     }
     if (this.commitsInFlight >= MAX_COMMITS_IN_FLIGHT) return;
-    if (!evenIfEmpty && !this.heldCallbacks.length && !this.pendingAcks.size) return;
+    if (!evenIfEmpty && !this.heldCallbacks.length && this.pendingAcks.empty) return;
     this.commitsInFlight++;
     const values = this.heldValues;
     const callbacks = this.heldCallbacks;
     this.heldValues = [];
     this.heldCallbacks = [];
-    const acks = [...this.pendingAcks];
-    this.pendingAcks.clear();
+    const acks = this.pendingAcks.take();
     this.rememberAckedInReadBuf(acks);
     const records = this.batch.take();
     const epoch = this.cacheEpoch;
@@ -271,14 +271,14 @@ export class StoreForwarder<T> {
     this.commitsInFlight--;
     if (error || !result) {
       const err = error ?? new Error('commit gave no result');
-      for (const id of acks) this.pendingAcks.add(id); // kept for the next commit
+      this.pendingAcks.addAll(acks); // kept for the next commit
       for (const cb of callbacks) safe(() => cb(err, null));
       this.onEvent({ type: 'error', error: err, context: 'commit' });
       if (this.closed) return;
       // records held meanwhile get their commit (and their answer) now; kept acks are retried
       // after the retry interval, so a store that keeps failing is not hammered
       if (this.heldCallbacks.length) this.scheduleFlush();
-      else if (this.pendingAcks.size && !this.flushTimer) {
+      else if (!this.pendingAcks.empty && !this.flushTimer) {
         this.flushTimer = this.clock.setTimeout(() => {
           this.flushTimer = null;
           this.flush();
@@ -316,7 +316,7 @@ export class StoreForwarder<T> {
     const dropCount = d.oldest + d.expired + d.refused + d.thinned;
     if (dropCount) this.onEvent({ type: 'dropped', dropped: d, count: dropCount });
     if (this.closed) return;
-    if (this.heldCallbacks.length || this.pendingAcks.size) this.scheduleFlush();
+    if (this.heldCallbacks.length || !this.pendingAcks.empty) this.scheduleFlush();
     this.pump();
   }
 
@@ -394,7 +394,7 @@ export class StoreForwarder<T> {
     for (let round = 0; round < 3; round++) {
       this.flush();
       this.queue.drain?.();
-      if (!this.heldCallbacks.length && !this.pendingAcks.size) return;
+      if (!this.heldCallbacks.length && this.pendingAcks.empty) return;
     }
   }
 

@@ -162,7 +162,13 @@ export class WorkerQueue {
     const seq = this.nextSeq++;
     this.pending.set(seq, done);
     const request: CommitRequest = { kind: 'commit', seq, batch, acks };
-    this.worker.postMessage(request, [batch.bytes, batch.ends.buffer as ArrayBuffer, batch.topicIndex.buffer as ArrayBuffer]);
+    try {
+      this.worker.postMessage(request, [batch.bytes, batch.ends.buffer as ArrayBuffer, batch.topicIndex.buffer as ArrayBuffer]);
+    } catch (err) {
+      // not posted (out of memory, a worker already gone): this commit fails now, not never
+      this.pending.delete(seq);
+      done(err instanceof Error ? err : new Error(String(err)), null);
+    }
   }
 
   /** Wait (blocking) until every posted commit has been answered, and run their callbacks now. */

@@ -8,7 +8,7 @@ import type { NodeAPI, Node, NodeDef } from 'node-red';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { onInput, configNumber, asError } from '../shared/adapter';
+import { onInputPassingDone, configNumber, asError } from '../shared/adapter';
 import { InputError } from '../../lib/errors';
 import { resolveUserPath } from '../../lib/paths';
 // straight from the modules, not the lib/store index: its re-exports are getters, read per message
@@ -243,11 +243,13 @@ export = function register(RED: NodeAPI): void {
       }, STATUS_INTERVAL_MS);
     }
 
-    onInput(node, (msg, _send, done) => {
+    // done() is handed to the store as the commit callback, which calls it exactly once
+    onInputPassingDone(node, (msg, done) => {
       if (!forwarder || !queue) throw setupError ?? new Error('edge-cache is not configured');
       const fwd = forwarder;
       if (msg.ack !== undefined) {
         fwd.ack(readAckIds(msg.ack));
+        done();
         return;
       }
       if (msg.control !== undefined) {
@@ -263,12 +265,12 @@ export = function register(RED: NodeAPI): void {
         }
         updateStatus();
         send2(msg.control, { ...extra, ...fwd.stats(), droppedReported: droppedTotal });
+        done();
         return;
       }
       const body = encodeBody(msg);
-      // done() is the commit callback itself: called once the message is committed (or refused)
+      // called once the message is committed (or refused)
       fwd.enqueue({ body, topic: typeof msg.topic === 'string' ? msg.topic : null }, msg, done);
-      return 'held';
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -42,6 +42,24 @@ export function onInput(node: Node, handler: (msg: NodeMessageInFlow & Record<st
   });
 }
 
+/**
+ * For a node that hands each message's `done` on to something that calls it exactly once, later
+ * (edge-cache gives it to its store as the commit callback): the runtime's own `done` is passed
+ * through unwrapped. onInput's once-only wrapper is a closure per message, and a held message's
+ * closures live until its commit, long enough for the garbage collector to copy them. The handler
+ * must call `done` itself on every path; a throw before it has handed `done` on becomes `done(err)`.
+ */
+export function onInputPassingDone(node: Node, handler: (msg: NodeMessageInFlow & Record<string, any>, done: Done) => void): void {
+  node.on('input', (msg: NodeMessageInFlow, _send: Send, done: (err?: Error) => void) => {
+    try {
+      // null counts as no error (Done), which the runtime's done treats the same as undefined
+      handler(msg as NodeMessageInFlow & Record<string, any>, done as Done);
+    } catch (err) {
+      done(asError(err));
+    }
+  });
+}
+
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }

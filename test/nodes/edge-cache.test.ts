@@ -48,6 +48,10 @@ describe('edge-cache node', () => {
     s = await stats(h);
     assert.equal(s.count, 0);
     assert.equal(s.totals.acked, 3);
+    // one done() for each message in: 3 records, 2 acks, 2 stats and a flush; never a second one
+    await h.until(() => h.completed.length === 8);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(h.completed.length, 8);
     assert.equal(h.caught.length, 0);
   });
   }

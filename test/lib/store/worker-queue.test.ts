@@ -91,6 +91,20 @@ describe('lib/store WorkerQueue (SQLite on a worker thread)', () => {
     assert.equal(queue.size, 2);
   });
 
+  it('a commit that cannot be posted fails at once and is not left waiting', () => {
+    const queue = wq();
+    const outcomes: Array<string> = [];
+    queue.commitBatchAsync(packEntries([{ body: 'a' }]), [], (err) => outcomes.push(err ? 'failed' : 'ok'));
+    const uncloneable = packEntries([{ body: 'b' }]);
+    (uncloneable.topics as unknown[]).push(() => 'a function cannot cross to the worker');
+    queue.commitBatchAsync(uncloneable, [], (err) => outcomes.push(err ? `failed: ${err.name}` : 'ok'));
+    assert.deepEqual(outcomes, ['failed: DataCloneError']);
+    assert.equal(queue.commitsInFlight, 1, 'only the first is in flight');
+    queue.drain();
+    assert.deepEqual(outcomes, ['failed: DataCloneError', 'ok']);
+    assert.equal(queue.size, 1);
+  });
+
   it('drain() runs the callbacks of every commit in flight before it returns', () => {
     const queue = wq();
     const ids: number[] = [];
