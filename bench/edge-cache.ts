@@ -216,13 +216,16 @@ async function forwarderEndToEnd(sync: Synchronous, where: StoreThread): Promise
  * The floor for any node that accepts a message only once it is durable: it serialises the message
  * with the same codec into a packed batch (RecordBatch, as edge-cache does) and holds the message
  * and its done() until its group would commit (GROUP messages or 10 ms), then sends it on; it
- * stores nothing and keeps no ids. "encode-hold-wait" also waits COMMIT_WAIT_MS after the group is
+ * stores nothing and keeps no ids. "encode-hold-small" does the same in groups of SMALL_GROUP.
+ * "encode-hold-wait" also waits COMMIT_WAIT_MS after the group is
  * complete, as if a store took that long to commit it: what the wait alone costs on Node-RED's
  * thread (messages kept longer are copied by the garbage collector). Registered only by this bench.
  */
 const COMMIT_WAIT_MS = 3; // about one group's insert time in the raw loop of section 1 (1000 rows at ~400 k rows/s)
+/** a floor with small groups: messages held for a shorter time (a store would need 10 times the commits) */
+const SMALL_GROUP = 100;
 function encodeAndHoldNode(RED: any): void {
-  const register = (type: string, waitMs: number) => {
+  const register = (type: string, groupSize: number, waitMs: number) => {
     function EncodeAndHold(this: any, config: any) {
       RED.nodes.createNode(this, config);
       // eslint-disable-next-line @typescript-eslint/no-this-alias -- the node is used inside callbacks
@@ -257,7 +260,7 @@ function encodeAndHoldNode(RED: any): void {
         batch.append(encodeBody(msg), typeof msg.topic === 'string' ? msg.topic : null);
         msgs.push(msg);
         dones.push(done);
-        if (msgs.length >= GROUP) release();
+        if (msgs.length >= groupSize) release();
         else if (!timer) timer = setTimeout(release, 10);
       });
       this.on('close', () => {
@@ -269,12 +272,13 @@ function encodeAndHoldNode(RED: any): void {
     }
     RED.nodes.registerType(type, EncodeAndHold);
   };
-  register('encode-and-hold', 0);
-  register('encode-hold-wait', COMMIT_WAIT_MS);
+  register('encode-and-hold', GROUP, 0);
+  register('encode-hold-small', SMALL_GROUP, 0);
+  register('encode-hold-wait', GROUP, COMMIT_WAIT_MS);
 }
 
 /** the node under test; edge-cache with its SQLite connection on a worker thread (default) or on Node-RED's thread */
-type FlowNode = 'pass-through' | 'encode-and-hold' | 'encode-hold-wait' | 'edge-cache' | 'edge-cache/main';
+type FlowNode = 'pass-through' | 'encode-and-hold' | 'encode-hold-small' | 'encode-hold-wait' | 'edge-cache' | 'edge-cache/main';
 
 async function loadFlowNode(kind: FlowNode, sync: Synchronous) {
   const isCache = kind.startsWith('edge-cache');
@@ -392,6 +396,7 @@ async function main(): Promise<void> {
     const kinds: Array<[FlowNode, Synchronous, string]> = [
       ['pass-through', 'NORMAL', 'pass-through node (Node-RED per message)'],
       ['encode-and-hold', 'NORMAL', 'floor: serialise into a batch + hold, no store'],
+      ['encode-hold-small', 'NORMAL', `floor with groups of ${SMALL_GROUP}, no store`],
       ['encode-hold-wait', 'NORMAL', `floor + ${COMMIT_WAIT_MS} ms wait per group, no store`],
       ['edge-cache', 'NORMAL', 'edge-cache, NORMAL, SQLite on a worker (default)'],
       ['edge-cache', 'FULL', 'edge-cache, FULL, SQLite on a worker (default)'],
