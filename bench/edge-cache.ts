@@ -12,7 +12,9 @@
  *  2. the edge-cache node in a test-helper flow against the pass-through node (Node-RED's own
  *     per-message cost) and against a "floor" node that only does what any durable node must on
  *     Node-RED's thread (serialise the message into a packed batch, hold send + done() until its
- *     group's commit, no storage at all): messages/s flat out (acks sent back in batches), and the
+ *     group's commit, no storage at all; also in groups of 100, and with a 3 ms wait for each
+ *     group's commit), and a diagnostic row of edge-cache with its commits answered at once and
+ *     nothing stored: messages/s flat out (acks sent back in batches), and the
  *     main thread's busy share at a fixed rate; a discarded warm-up run, then interleaved runs,
  *     each after a full garbage collection (so no run pays for the garbage of the one before),
  *     median printed
@@ -277,8 +279,27 @@ function encodeAndHoldNode(RED: any): void {
   register('encode-hold-wait', GROUP, COMMIT_WAIT_MS);
 }
 
+/**
+ * Diagnostic for the row "edge-cache with an instant store": the worker queue's commits are answered
+ * on the next turn of the event loop with consecutive ids, and nothing is written — what the node
+ * costs in a flow when storing takes no time at all. Only this bench does this, only for that row.
+ */
+const realCommitBatchAsync = WorkerQueue.prototype.commitBatchAsync;
+function answerCommitsInstantly(on: boolean): void {
+  if (!on) {
+    WorkerQueue.prototype.commitBatchAsync = realCommitBatchAsync;
+    return;
+  }
+  let nextId = 1;
+  WorkerQueue.prototype.commitBatchAsync = function (batch, acks, done) {
+    const ids = Array.from(batch.ends, () => nextId++);
+    const result = { ids, refusedReasons: ids.map(() => null), acked: acks.length, dropped: { oldest: 0, expired: 0, refused: 0, thinned: 0, reset: 0 }, droppedIds: [] };
+    setImmediate(() => done(null, result));
+  };
+}
+
 /** the node under test; edge-cache with its SQLite connection on a worker thread (default) or on Node-RED's thread */
-type FlowNode = 'pass-through' | 'encode-and-hold' | 'encode-hold-small' | 'encode-hold-wait' | 'edge-cache' | 'edge-cache/main';
+type FlowNode = 'pass-through' | 'encode-and-hold' | 'encode-hold-small' | 'encode-hold-wait' | 'edge-cache' | 'edge-cache/main' | 'edge-cache/instant';
 
 async function loadFlowNode(kind: FlowNode, sync: Synchronous) {
   const isCache = kind.startsWith('edge-cache');
@@ -286,6 +307,7 @@ async function loadFlowNode(kind: FlowNode, sync: Synchronous) {
     ? { type: 'edge-cache', file: fresh(`node-${sync}.sqlite`), synchronous: sync, storeThread: kind === 'edge-cache/main' ? 'main' : 'worker', rate: 0, maxInFlight: 5000, commitCount: GROUP, ackTimeout: 30 }
     : { type: kind };
   const module = isCache ? edgeCache : kind === 'pass-through' ? passThrough : encodeAndHoldNode;
+  answerCommitsInstantly(kind === 'edge-cache/instant');
   const h = await loadNode(module, config, isCache ? 2 : 1, [], {}, { record: RECORD });
   removeTestSpies(); // measure Node-RED and the node, not the test helper
   const out = helper.getNode('out0');
@@ -402,6 +424,7 @@ async function main(): Promise<void> {
       ['edge-cache', 'FULL', 'edge-cache, FULL, SQLite on a worker (default)'],
       ['edge-cache/main', 'NORMAL', 'edge-cache, NORMAL, SQLite on the main thread'],
       ['edge-cache/main', 'FULL', 'edge-cache, FULL, SQLite on the main thread'],
+      ['edge-cache/instant', 'NORMAL', 'diagnostic: edge-cache with an instant store'],
     ];
     // one discarded warm-up run of each first, so no figure includes JIT compilation of Node-RED's paths
     for (const [kind, sync] of kinds) await nodeInFlow(kind, sync);
