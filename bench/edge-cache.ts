@@ -12,9 +12,11 @@
  *  2. the edge-cache node in a test-helper flow against the pass-through node (Node-RED's own
  *     per-message cost) and against a "floor" node that only does what any durable node must on
  *     Node-RED's thread (serialise the message into a packed batch, hold send + done() until its
- *     group's commit, no storage at all; also in groups of 100, and with a 3 ms wait for each
- *     group's commit), and a diagnostic row of edge-cache with its commits answered at once and
- *     nothing stored: messages/s flat out (acks sent back in batches), and the
+ *     group's commit, no storage at all; also in groups of 100, answered on the next turn of the
+ *     event loop, and with a 3 ms wait for each group's commit), a diagnostic row of edge-cache
+ *     with its commits answered on the next turn and nothing stored, and the bound for any store
+ *     on Node-RED's thread (the pass-through's cost plus one raw SQLite insert per message):
+ *     messages/s flat out (acks sent back in batches), and the
  *     main thread's busy share at a fixed rate; a discarded warm-up run, then interleaved runs,
  *     each after a full garbage collection (so no run pays for the garbage of the one before),
  *     median printed
@@ -218,7 +220,9 @@ async function forwarderEndToEnd(sync: Synchronous, where: StoreThread): Promise
  * The floor for any node that accepts a message only once it is durable: it serialises the message
  * with the same codec into a packed batch (RecordBatch, as edge-cache does) and holds the message
  * and its done() until its group would commit (GROUP messages or 10 ms), then sends it on; it
- * stores nothing and keeps no ids. "encode-hold-small" does the same in groups of SMALL_GROUP.
+ * stores nothing and keeps no ids. "encode-hold-small" does the same in groups of SMALL_GROUP;
+ * "encode-hold-next-turn" hands a complete group on at the next turn of the event loop, the soonest
+ * any store working beside Node-RED's thread could answer.
  * "encode-hold-wait" also waits COMMIT_WAIT_MS after the group is
  * complete, as if a store took that long to commit it: what the wait alone costs on Node-RED's
  * thread (messages kept longer are copied by the garbage collector). Registered only by this bench.
@@ -227,7 +231,8 @@ const COMMIT_WAIT_MS = 3; // about one group's insert time in the raw loop of se
 /** a floor with small groups: messages held for a shorter time (a store would need 10 times the commits) */
 const SMALL_GROUP = 100;
 function encodeAndHoldNode(RED: any): void {
-  const register = (type: string, groupSize: number, waitMs: number) => {
+  /** waitMs: 0 = hand on at once, 'next-turn' = on the next turn of the event loop (setImmediate), n = after n ms */
+  const register = (type: string, groupSize: number, waitMs: number | 'next-turn') => {
     function EncodeAndHold(this: any, config: any) {
       RED.nodes.createNode(this, config);
       // eslint-disable-next-line @typescript-eslint/no-this-alias -- the node is used inside callbacks
@@ -252,6 +257,10 @@ function encodeAndHoldNode(RED: any): void {
         dones = [];
         if (batch.take().ends.length !== group.length) throw new Error('batch lost a record');
         if (waitMs === 0) return finish(group, groupDone);
+        if (waitMs === 'next-turn') {
+          setImmediate(() => finish(group, groupDone));
+          return;
+        }
         const wait = setTimeout(() => {
           waiting.delete(wait);
           finish(group, groupDone);
@@ -277,6 +286,7 @@ function encodeAndHoldNode(RED: any): void {
   register('encode-and-hold', GROUP, 0);
   register('encode-hold-small', SMALL_GROUP, 0);
   register('encode-hold-wait', GROUP, COMMIT_WAIT_MS);
+  register('encode-hold-next-turn', GROUP, 'next-turn');
 }
 
 /**
@@ -299,7 +309,7 @@ function answerCommitsInstantly(on: boolean): void {
 }
 
 /** the node under test; edge-cache with its SQLite connection on a worker thread (default) or on Node-RED's thread */
-type FlowNode = 'pass-through' | 'encode-and-hold' | 'encode-hold-small' | 'encode-hold-wait' | 'edge-cache' | 'edge-cache/main' | 'edge-cache/instant';
+type FlowNode = 'pass-through' | 'encode-and-hold' | 'encode-hold-small' | 'encode-hold-wait' | 'encode-hold-next-turn' | 'edge-cache' | 'edge-cache/main' | 'edge-cache/instant';
 
 async function loadFlowNode(kind: FlowNode, sync: Synchronous) {
   const isCache = kind.startsWith('edge-cache');
@@ -419,6 +429,7 @@ async function main(): Promise<void> {
       ['pass-through', 'NORMAL', 'pass-through node (Node-RED per message)'],
       ['encode-and-hold', 'NORMAL', 'floor: serialise into a batch + hold, no store'],
       ['encode-hold-small', 'NORMAL', `floor with groups of ${SMALL_GROUP}, no store`],
+      ['encode-hold-next-turn', 'NORMAL', 'floor, answered on the next turn, no store'],
       ['encode-hold-wait', 'NORMAL', `floor + ${COMMIT_WAIT_MS} ms wait per group, no store`],
       ['edge-cache', 'NORMAL', 'edge-cache, NORMAL, SQLite on a worker (default)'],
       ['edge-cache', 'FULL', 'edge-cache, FULL, SQLite on a worker (default)'],
@@ -437,6 +448,9 @@ async function main(): Promise<void> {
     }
     const passRate = median(flat[0]);
     const floorRate = median(flat[1]);
+    // a store on Node-RED's thread adds at least one SQLite insert per message to the pass-through's cost
+    const insertRate = median([rawInsert('NORMAL'), rawInsert('NORMAL'), rawInsert('NORMAL')]);
+    const syncBound = 1 / (1 / passRate + 1 / insertRate);
     const passBusy = median(fixed[0].map((l) => l.busy));
     console.log(`\n2. in a test-helper flow (spies removed${RECORD ? ', every message out kept' : ', messages out not kept'}, a full GC before each run), median of ${REPS} interleaved runs after a warm-up`);
     console.log(`   flat out: ${NODE_N} messages, msg/s, share of pass-through, share of the floor | at ${FIXED_RATE} msg/s for ${FIXED_SECONDS} s: main thread busy, pass-through's busy / this one's, event-loop delay p99`);
@@ -447,6 +461,7 @@ async function main(): Promise<void> {
       const delay = median(fixed[k].map((l) => l.delayP99));
       console.log(`   ${label.padEnd(48)} ${fmt(r)} ${share(r, passRate)} ${k === 0 ? '      ' : share(r, floorRate)}  | ${pct(busy).padStart(7)} ${share(passBusy, busy)} ${delay.toFixed(1).padStart(6)} ms`);
     });
+    console.log(`   bound for any store on Node-RED's thread: pass-through + one raw SQLite insert per message (${fmt(insertRate).trim()} inserts/s, NORMAL) = ${fmt(syncBound).trim()} msg/s, ${((100 * syncBound) / passRate).toFixed(0)} %`);
     console.log('   goal: edge-cache >= 80 % of pass-through');
     await stopServer();
   }
