@@ -10,18 +10,17 @@
  *     fixed rate with the main thread's busy share and event-loop delay; three interleaved runs
  *     each, median printed (the machine is shared: single runs are noisy);
  *  2. the edge-cache node in a test-helper flow against the pass-through node (Node-RED's own
- *     per-message cost) and against a "floor" node that only does what any durable node must on
+ *     per-message cost) and against "floor" nodes that only do what any durable node must on
  *     Node-RED's thread (serialise the message into a packed batch, hold send + done() until its
- *     group's commit, no storage at all; also in groups of 100, answered on the next turn of the
- *     event loop, and with a 3 ms wait for each group's commit), a diagnostic row of edge-cache
- *     with its commits answered on the next turn and nothing stored, and the bound for any store
- *     on Node-RED's thread (the pass-through's cost plus one raw SQLite insert per message):
- *     messages/s flat out (acks sent back in batches), and the
- *     main thread's busy share at a fixed rate; a discarded warm-up run, then interleaved runs,
- *     each after a full garbage collection (so no run pays for the garbage of the one before),
- *     median printed
- *     (BENCH_SECTION=2 runs only this section, e.g. under --cpu-prof; BENCH_RECORD=1 keeps every
- *     message that comes out, as the tests' harness does);
+ *     group's commit, no storage at all): in groups of 1000 and of 100, answered on the next turn of
+ *     the event loop (groups of 1000 and of 100), and with a 3 ms wait for each group's commit; a
+ *     diagnostic row of edge-cache with its commits answered on the next turn and nothing stored;
+ *     and the bounds for any store on Node-RED's thread (the pass-through's or the floor's cost plus
+ *     one raw SQLite insert per message). Messages/s flat out (acks sent back in batches), and the
+ *     main thread's busy share at a fixed rate; a discarded warm-up run, then interleaved runs, each
+ *     after a full garbage collection (so no run pays for the garbage of the one before), median
+ *     printed (BENCH_SECTION=2 runs only this section, e.g. under --cpu-prof; BENCH_RECORD=1 keeps
+ *     every message that comes out, as the tests' harness does);
  *  3. the SIGKILL fault test with EDGE_CACHE_FAULT_KILLS kills (default 50; 3 when quick).
  */
 import Database = require('better-sqlite3');
@@ -222,7 +221,8 @@ async function forwarderEndToEnd(sync: Synchronous, where: StoreThread): Promise
  * and its done() until its group would commit (GROUP messages or 10 ms), then sends it on; it
  * stores nothing and keeps no ids. "encode-hold-small" does the same in groups of SMALL_GROUP;
  * "encode-hold-next-turn" hands a complete group on at the next turn of the event loop, the soonest
- * any store working beside Node-RED's thread could answer.
+ * any store working beside Node-RED's thread could answer ("encode-hold-small-next-turn": the same in
+ * groups of SMALL_GROUP).
  * "encode-hold-wait" also waits COMMIT_WAIT_MS after the group is
  * complete, as if a store took that long to commit it: what the wait alone costs on Node-RED's
  * thread (messages kept longer are copied by the garbage collector). Registered only by this bench.
@@ -287,6 +287,7 @@ function encodeAndHoldNode(RED: any): void {
   register('encode-hold-small', SMALL_GROUP, 0);
   register('encode-hold-wait', GROUP, COMMIT_WAIT_MS);
   register('encode-hold-next-turn', GROUP, 'next-turn');
+  register('encode-hold-small-next-turn', SMALL_GROUP, 'next-turn');
 }
 
 /**
@@ -309,7 +310,7 @@ function answerCommitsInstantly(on: boolean): void {
 }
 
 /** the node under test; edge-cache with its SQLite connection on a worker thread (default) or on Node-RED's thread */
-type FlowNode = 'pass-through' | 'encode-and-hold' | 'encode-hold-small' | 'encode-hold-wait' | 'encode-hold-next-turn' | 'edge-cache' | 'edge-cache/main' | 'edge-cache/instant';
+type FlowNode = 'pass-through' | 'encode-and-hold' | 'encode-hold-small' | 'encode-hold-wait' | 'encode-hold-next-turn' | 'encode-hold-small-next-turn' | 'edge-cache' | 'edge-cache/main' | 'edge-cache/instant';
 
 async function loadFlowNode(kind: FlowNode, sync: Synchronous) {
   const isCache = kind.startsWith('edge-cache');
@@ -430,6 +431,7 @@ async function main(): Promise<void> {
       ['encode-and-hold', 'NORMAL', 'floor: serialise into a batch + hold, no store'],
       ['encode-hold-small', 'NORMAL', `floor with groups of ${SMALL_GROUP}, no store`],
       ['encode-hold-next-turn', 'NORMAL', 'floor, answered on the next turn, no store'],
+      ['encode-hold-small-next-turn', 'NORMAL', `same in groups of ${SMALL_GROUP}, no store`],
       ['encode-hold-wait', 'NORMAL', `floor + ${COMMIT_WAIT_MS} ms wait per group, no store`],
       ['edge-cache', 'NORMAL', 'edge-cache, NORMAL, SQLite on a worker (default)'],
       ['edge-cache', 'FULL', 'edge-cache, FULL, SQLite on a worker (default)'],
