@@ -219,36 +219,31 @@ async function forwarderEndToEnd(sync: Synchronous, where: StoreThread): Promise
  * The floor for any node that accepts a message only once it is durable: it serialises the message
  * with the same codec into a packed batch (RecordBatch, as edge-cache does) and holds the message
  * and its done() until its group would commit (GROUP messages or 10 ms), then sends it on; it
- * stores nothing and keeps no ids. "encode-hold-small" does the same in groups of SMALL_GROUP;
- * "encode-hold-next-turn" hands a complete group on at the next turn of the event loop, the soonest
- * any store working beside Node-RED's thread could answer ("encode-hold-small-next-turn": the same in
- * groups of SMALL_GROUP).
- * "encode-hold-wait" also waits COMMIT_WAIT_MS after the group is
- * complete, as if a store took that long to commit it: what the wait alone costs on Node-RED's
- * thread (messages kept longer are copied by the garbage collector). Registered only by this bench.
+ * stores nothing and keeps no ids. Variants: groups of SMALL_GROUP; a complete group handed on at
+ * the next turn of the event loop (the soonest any store working beside Node-RED's thread could
+ * answer); or COMMIT_WAIT_MS after it is complete, as if a store took that long to commit it (what
+ * the wait alone costs: messages kept longer are copied by the garbage collector). Registered only
+ * by this bench.
  */
 const COMMIT_WAIT_MS = 3; // about one group's insert time in the raw loop of section 1 (1000 rows at ~400 k rows/s)
 /** a floor with small groups: messages held for a shorter time (a store would need 10 times the commits) */
 const SMALL_GROUP = 100;
+/** how a floor hands a complete group on: `finish` at once, on the next turn, or after a wait */
+type Handover = (finish: () => void) => void;
+const atOnce: Handover = (finish) => finish();
+const nextTurn: Handover = (finish) => setImmediate(finish);
+const afterCommitWait: Handover = (finish) => setTimeout(finish, COMMIT_WAIT_MS);
 function encodeAndHoldNode(RED: any): void {
-  /** waitMs: 0 = hand on at once, 'next-turn' = on the next turn of the event loop (setImmediate), n = after n ms */
-  const register = (type: string, groupSize: number, waitMs: number | 'next-turn') => {
+  const register = (type: string, groupSize: number, handOver: Handover) => {
     function EncodeAndHold(this: any, config: any) {
       RED.nodes.createNode(this, config);
       // eslint-disable-next-line @typescript-eslint/no-this-alias -- the node is used inside callbacks
       const node = this;
-      let batch = new RecordBatch();
+      const batch = new RecordBatch();
       let msgs: any[] = [];
       let dones: Array<() => void> = [];
       let timer: NodeJS.Timeout | null = null;
-      const waiting = new Set<NodeJS.Timeout>();
-      const finish = (group: any[], groupDone: Array<() => void>) => {
-        for (let i = 0; i < group.length; i++) {
-          node.send(group[i]);
-          groupDone[i]();
-        }
-      };
-      const release = () => {
+      const release = (now: boolean) => {
         if (timer) clearTimeout(timer);
         timer = null;
         const group = msgs;
@@ -256,38 +251,31 @@ function encodeAndHoldNode(RED: any): void {
         msgs = [];
         dones = [];
         if (batch.take().ends.length !== group.length) throw new Error('batch lost a record');
-        if (waitMs === 0) return finish(group, groupDone);
-        if (waitMs === 'next-turn') {
-          setImmediate(() => finish(group, groupDone));
-          return;
-        }
-        const wait = setTimeout(() => {
-          waiting.delete(wait);
-          finish(group, groupDone);
-        }, waitMs);
-        waiting.add(wait);
+        const finish = () => {
+          for (let i = 0; i < group.length; i++) {
+            node.send(group[i]);
+            groupDone[i]();
+          }
+        };
+        if (now) finish();
+        else handOver(finish);
       };
       this.on('input', (msg: any, _send: unknown, done: () => void) => {
         batch.append(encodeBody(msg), typeof msg.topic === 'string' ? msg.topic : null);
         msgs.push(msg);
         dones.push(done);
-        if (msgs.length >= groupSize) release();
-        else if (!timer) timer = setTimeout(release, 10);
+        if (msgs.length >= groupSize) release(false);
+        else if (!timer) timer = setTimeout(() => release(false), 10);
       });
-      this.on('close', () => {
-        for (const wait of waiting) clearTimeout(wait);
-        waiting.clear();
-        if (timer) clearTimeout(timer);
-        batch = new RecordBatch();
-      });
+      this.on('close', () => release(true));
     }
     RED.nodes.registerType(type, EncodeAndHold);
   };
-  register('encode-and-hold', GROUP, 0);
-  register('encode-hold-small', SMALL_GROUP, 0);
-  register('encode-hold-wait', GROUP, COMMIT_WAIT_MS);
-  register('encode-hold-next-turn', GROUP, 'next-turn');
-  register('encode-hold-small-next-turn', SMALL_GROUP, 'next-turn');
+  register('encode-and-hold', GROUP, atOnce);
+  register('encode-hold-small', SMALL_GROUP, atOnce);
+  register('encode-hold-wait', GROUP, afterCommitWait);
+  register('encode-hold-next-turn', GROUP, nextTurn);
+  register('encode-hold-small-next-turn', SMALL_GROUP, nextTurn);
 }
 
 /**
