@@ -16,7 +16,8 @@
  * The queue's file, durability and policies are DurableQueue's (queue.ts), unchanged.
  */
 import * as path from 'path';
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'worker_threads';
+import { receiveSignalled } from './port-signal';
 import { StoreError, type QueueState, type AppendEntry, type CommitResult, type OverflowPolicy, type QueueOptions, type QueueRow, type QueueStats, type Recovery, type Synchronous } from './queue';
 import type { Answer, CallRequest, CommitRequest, QueueCall, SerialisedError, WorkerSetup } from './queue-worker';
 import { packEntries, type PackedEntries } from './record-batch';
@@ -174,14 +175,11 @@ export class WorkerQueue {
   /** Wait (blocking) until every posted commit has been answered, and run their callbacks now. */
   drain(): void {
     while (this.pending.size > 0 && !this.failure) {
-      const seen = Atomics.load(this.signal, COMMITS);
-      const m = receiveMessageOnPort(this.commitPort);
-      if (m) {
-        this.settle(m.message as Answer & { seq: number });
-        continue;
-      }
-      if (Atomics.wait(this.signal, COMMITS, seen, this.callTimeoutMs) === 'timed-out') {
+      const answer = receiveSignalled(this.commitPort, this.signal, COMMITS, this.callTimeoutMs);
+      if (answer === undefined) {
         this.fail(new Error(`edge-cache queue worker did not finish a commit within ${this.callTimeoutMs} ms`));
+      } else {
+        this.settle(answer as Answer & { seq: number });
       }
     }
   }
@@ -264,17 +262,14 @@ export class WorkerQueue {
   private call(op: QueueCall, ...args: unknown[]): unknown {
     if (this.failure) throw this.failure;
     if (this.closed) throw new StoreError('closed', `queue ${this.file} is closed`);
-    const seen = Atomics.load(this.signal, CALLS);
     const request: CallRequest = { kind: 'call', op, args };
     this.worker.postMessage(request);
-    if (Atomics.wait(this.signal, CALLS, seen, this.callTimeoutMs) === 'timed-out') {
+    const answer = receiveSignalled(this.callPort, this.signal, CALLS, this.callTimeoutMs) as Answer | undefined;
+    if (answer === undefined) {
       const err = new Error(`edge-cache queue worker did not answer "${op}" within ${this.callTimeoutMs} ms`);
       this.fail(err);
       throw err;
     }
-    const m = receiveMessageOnPort(this.callPort);
-    if (!m) throw new Error(`edge-cache queue worker: no answer to "${op}"`);
-    const answer = m.message as Answer;
     if (answer.state) this.known = answer.state;
     if (!answer.ok) throw revive(answer.error);
     return answer.value;
