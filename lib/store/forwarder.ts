@@ -278,12 +278,7 @@ export class StoreForwarder<T> {
       // records held meanwhile get their commit (and their answer) now; kept acks are retried
       // after the retry interval, so a store that keeps failing is not hammered
       if (this.heldCallbacks.length) this.scheduleFlush();
-      else if (!this.pendingAcks.empty && !this.flushTimer) {
-        this.flushTimer = this.clock.setTimeout(() => {
-          this.flushTimer = null;
-          this.flush();
-        }, this.retryIntervalMs);
-      }
+      else if (!this.pendingAcks.empty) this.flushAfter(this.retryIntervalMs);
       return;
     }
     this.counters.commits++;
@@ -404,12 +399,18 @@ export class StoreForwarder<T> {
     // synchronous FULL); a lost ack only means a redelivery, never a lost record
     if (this.heldCallbacks.length >= this.commitMaxCount && this.commitsInFlight < MAX_COMMITS_IN_FLIGHT) {
       this.flush();
-    } else if (!this.flushTimer) {
-      this.flushTimer = this.clock.setTimeout(() => {
-        this.flushTimer = null;
-        this.flush();
-      }, this.commitIntervalMs);
+    } else {
+      this.flushAfter(this.commitIntervalMs);
     }
+  }
+
+  /** A flush in `delayMs`, unless one is already scheduled. */
+  private flushAfter(delayMs: number): void {
+    if (this.flushTimer) return;
+    this.flushTimer = this.clock.setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, delayMs);
   }
 
   private clearTimer(name: 'flushTimer' | 'ackTimer' | 'probeTimer' | 'pumpTimer'): void {
