@@ -107,6 +107,8 @@ interface NextItem<T> {
  */
 const MAX_COMMITS_IN_FLIGHT = 4;
 
+type TimerName = 'flushTimer' | 'ackTimer' | 'probeTimer' | 'pumpTimer';
+
 export class StoreForwarder<T> {
   readonly queue: StoreQueue;
   private readonly clock: Clock;
@@ -406,14 +408,19 @@ export class StoreForwarder<T> {
 
   /** A flush in `delayMs`, unless one is already scheduled. */
   private flushAfter(delayMs: number): void {
-    if (this.flushTimer) return;
-    this.flushTimer = this.clock.setTimeout(() => {
-      this.flushTimer = null;
-      this.flush();
-    }, delayMs);
+    this.runLater('flushTimer', delayMs, () => this.flush());
   }
 
-  private clearTimer(name: 'flushTimer' | 'ackTimer' | 'probeTimer' | 'pumpTimer'): void {
+  /** Run `run` in `ms` on the timer `name`, unless that timer is already set. */
+  private runLater(name: TimerName, ms: number, run: () => void): void {
+    if (this[name]) return;
+    this[name] = this.clock.setTimeout(() => {
+      this[name] = null;
+      run();
+    }, ms);
+  }
+
+  private clearTimer(name: TimerName): void {
     if (this[name]) {
       this.clock.clearTimeout(this[name]);
       this[name] = null;
@@ -464,11 +471,7 @@ export class StoreForwarder<T> {
   }
 
   private schedulePump(ms: number): void {
-    if (this.pumpTimer) return;
-    this.pumpTimer = this.clock.setTimeout(() => {
-      this.pumpTimer = null;
-      this.pump();
-    }, ms);
+    this.runLater('pumpTimer', ms, () => this.pump());
   }
 
   private refill(): void {
@@ -577,11 +580,8 @@ export class StoreForwarder<T> {
   }
 
   private scheduleProbe(): void {
-    if (this.probeTimer || !this.enabled || this.closed) return;
-    this.probeTimer = this.clock.setTimeout(() => {
-      this.probeTimer = null;
-      this.probe();
-    }, this.retryIntervalMs);
+    if (!this.enabled || this.closed) return;
+    this.runLater('probeTimer', this.retryIntervalMs, () => this.probe());
   }
 
   private probe(): void {
